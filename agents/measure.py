@@ -1,0 +1,50 @@
+"""measure: writes the round's metrics and closes the round; the router reads growth from the history."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+
+from graph.context import resources
+from graph.state import IloopState
+from tools.stats import collect
+
+
+def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total: int) -> dict[str, float]:
+    conv = stats["conversations"]
+    total = conv["total"]
+    metrics = {"conversations_total": total, "conversations_new": new, "embedded_new": embedded,
+               "embedded_total": vectors_total, "mean_turns": conv["mean_turns"], "mean_chars": conv["mean_chars"],
+               "multi_turn_share": conv["multi_turn"] / total if total else 0.0,
+               "growth": new / max(1, total - new)}
+    for lang, n in conv["by_lang"].items():
+        metrics[f"lang_share_{lang}"] = n / total if total else 0.0
+    for origin, n in conv["by_origin"].items():
+        metrics[f"origin_{origin}"] = n
+    return metrics
+
+
+def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+    res = resources(config)
+    round_ = state.get("db_round", 0)
+    from agents.embed import conversation_collection
+    vectors_total = res.vectors.count(conversation_collection(res))
+    metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
+                            vectors_total)
+    res.store.record_metrics(round_, metrics)
+    res.store.finish_round(round_, "done", {"metrics": metrics})
+    return {"metrics": metrics, "history": [{"round": round_, "growth": metrics["growth"],
+                                             "conversations_total": metrics["conversations_total"]}]}
+
+
+def stop_reason(state: IloopState, max_rounds: int, min_growth: float) -> str:
+    if state.get("round", 0) >= max_rounds:
+        return "max_rounds"
+    if state.get("history") and state["history"][-1]["growth"] < min_growth:
+        return "plateau"
+    return ""
+
+
+def route_after_measure(state: IloopState, config: RunnableConfig) -> Literal["begin_round", "finish"]:
+    cfg = resources(config).config
+    return "finish" if stop_reason(state, cfg.max_rounds, cfg.plateau_min_growth) else "begin_round"

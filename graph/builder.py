@@ -1,0 +1,42 @@
+"""The LangGraph state machine. Each stage issue adds its agent node here; there is no other pipeline.
+
+Current loop: begin_round -> ingest -> embed -> measure -> (begin_round | finish).
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from langgraph.graph import END, START, StateGraph
+
+from agents import embed, finish, ingest, measure, round_keeper
+from graph.state import IloopInput, IloopOutput, IloopState
+
+
+def build_graph() -> StateGraph:
+    g = StateGraph(IloopState, input_schema=IloopInput, output_schema=IloopOutput)
+    g.add_node("begin_round", round_keeper.node)
+    g.add_node("ingest", ingest.node)
+    g.add_node("embed", embed.node)
+    g.add_node("measure", measure.node)
+    g.add_node("finish", finish.node)
+    g.add_edge(START, "begin_round")
+    g.add_edge("begin_round", "ingest")
+    g.add_edge("ingest", "embed")
+    g.add_edge("embed", "measure")
+    g.add_conditional_edges("measure", measure.route_after_measure, ["begin_round", "finish"])
+    g.add_edge("finish", END)
+    return g
+
+
+def compile_with_checkpointer(checkpoint_path: Path):
+    """Compiled graph with a SQLite checkpointer in its own file (not the data store: different lifecycles)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
+    return build_graph().compile(checkpointer=SqliteSaver(conn))
+
+
+# For LangGraph Studio / `langgraph dev` (langgraph.json points here); Studio supplies its own checkpointer.
+graph = build_graph().compile()

@@ -1,0 +1,234 @@
+"""One typed configuration object for the whole loop.
+
+Precedence, lowest to highest: field defaults < YAML file < environment (``ILOOP_...``) < CLI ``--set``.
+Nested fields use ``__`` in env names and ``.`` on the CLI, e.g. ``ILOOP_ROLES__EVOLVER__BASE_URL`` and
+``--set roles.evolver.base_url=http://gpu:8000/v1``. API keys are never configuration values: a role names the
+environment variable that holds its key, so keys cannot leak into the store, logs or exports.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+EMBEDDED = "embedded"
+ROLES = ("tagger", "evolver", "judge", "oracle", "synthesizer")
+
+
+class ConfigError(ValueError):
+    """A configuration source is malformed; the message names the source and the key."""
+
+
+class RoleSettings(BaseModel):
+    """How one LLM role (tagger, evolver, ...) is reached."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field(EMBEDDED, description="OpenAI-compatible base URL (e.g. http://host:8000/v1), or "
+                          "'embedded' for the packaged GGUF served by llama.cpp on 127.0.0.1.")
+    model: str = Field("qwen2.5-coder-0.5b", description="Model name sent to the server; for 'embedded' the "
+                       "name of a packaged GGUF asset (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the API "
+                             "key. The key itself is never stored.")
+    max_tokens: int = Field(512, ge=1, description="Completion token cap, sent both as max_tokens and "
+                            "max_completion_tokens (llama.cpp ignores the latter).")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
+    concurrency: int = Field(2, ge=1, description="Requests in flight at once for this role.")
+    timeout_s: float = Field(180.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(3, ge=0, description="Retries on timeouts, connection errors and 5xx.")
+
+
+def _default_roles() -> dict[str, RoleSettings]:
+    big = {"evolver", "oracle", "synthesizer"}
+    return {r: RoleSettings(model="qwen2.5-coder-1.5b" if r in big else "qwen2.5-coder-0.5b",
+                            temperature=0.7 if r in big else 0.2, max_tokens=768 if r in big else 384)
+            for r in ROLES}
+
+
+class EmbeddingSettings(BaseModel):
+    """The sentence embedder used for conversations, tags and benchmark prompts."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("minilm-l6-v2", description="Packaged asset name, or a path to a local "
+                       "sentence-transformers folder (e.g. a BGE model on disk).")
+    batch_size: int = Field(64, ge=1, description="Texts per encode call.")
+    max_chars: int = Field(2000, ge=16, description="Texts are cut to this many characters before embedding "
+                           "(MiniLM reads 256 tokens; longer input only costs time).")
+    device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda'.")
+
+
+class EmbeddedServerSettings(BaseModel):
+    """The local llama.cpp server that stands in for vLLM on a CPU machine."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field("127.0.0.1", description="Bind address; loopback only.")
+    port_base: int = Field(18080, ge=1024, le=65000, description="First port; each packaged model gets the "
+                           "next one in asset order.")
+    n_ctx: int = Field(4096, ge=512, description="Context window of the served model.")
+    n_threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores.")
+    startup_timeout_s: float = Field(120.0, gt=0, description="How long to wait for the server to answer.")
+
+
+class IngestSettings(BaseModel):
+    """The importer's limits and the pools `iloop run` ingests."""
+
+    model_config = ConfigDict(extra="forbid")
+    pools: list[str] = Field(default_factory=lambda: ["builtin:sharegpt", "builtin:alpaca-en", "builtin:alpaca-zh"],
+                             description="What the ingest node reads: file paths or builtin:NAME.")
+    max_record_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Records larger than this are "
+                                  "rejected (counted, reported) without being held in memory.")
+    batch_size: int = Field(1000, ge=1, description="Records per database transaction.")
+    max_reported_errors: int = Field(20, ge=0, description="Errors printed per file; all are in the report.")
+
+
+class IloopConfig(BaseModel):
+    """Everything a run needs. Every field has a default that works offline on a 2-core CPU machine."""
+
+    model_config = ConfigDict(extra="forbid")
+    home: Path = Field(Path("iloop-home"), description="Store root: SQLite file, Chroma dir, graphs, "
+                       "checkpoints, reports, assets cache.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty = sqlite file <home>/iloop.sqlite. "
+                              "Postgres works (postgresql+psycopg://...).")
+    assets_dir: Path | None = Field(None, description="Offline assets cache; default <home>/assets, or "
+                                    "ILOOP_ASSETS shared between homes.")
+    roles: dict[str, RoleSettings] = Field(default_factory=_default_roles,
+                                           description="LLM role settings: tagger, evolver, judge, oracle, "
+                                           "synthesizer.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Embedder settings.")
+    server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings,
+                                           description="Embedded llama.cpp server settings.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Importer settings.")
+    max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
+    plateau_min_growth: float = Field(0.01, ge=0, description="The loop stops when a round grows the dataset "
+                                      "by less than this fraction.")
+    seed: int = Field(0, description="Random seed for every sampling decision.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device for loss scoring.")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "iloop.sqlite"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def assets_path(self) -> Path:
+        if self.assets_dir is not None:
+            return Path(self.assets_dir)
+        return self.home / "assets"
+
+    def role(self, name: str) -> RoleSettings:
+        if name not in self.roles:
+            raise ConfigError(f"unknown LLM role {name!r}; configured roles: {sorted(self.roles)}")
+        return self.roles[name]
+
+
+def _deep_merge(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _parse_scalar(text: str) -> Any:
+    # YAML scalars give ints, floats, bools and lists (e.g. [a, b]) the way a person types them.
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _set_path(tree: dict, path: list[str], value: Any) -> None:
+    node = tree
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {'.'.join(path)}: {key} is not a section")
+    node[path[-1]] = value
+
+
+def env_overrides(env: Mapping[str, str]) -> dict:
+    tree: dict = {}
+    for name, raw in env.items():
+        if not name.startswith("ILOOP_") or name in ("ILOOP_CONFIG",):
+            continue
+        path = [p.lower() for p in name[len("ILOOP_"):].split("__")]
+        if path == ["assets"]:
+            path = ["assets_dir"]
+        _set_path(tree, path, _parse_scalar(raw))
+    return tree
+
+
+def cli_overrides(pairs: list[str]) -> dict:
+    tree: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE, e.g. roles.tagger.temperature=0")
+        key, raw = pair.split("=", 1)
+        _set_path(tree, key.strip().split("."), _parse_scalar(raw))
+    return tree
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path}{where}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def load_config(home: Path | str | None = None, config_file: Path | str | None = None,
+                env: Mapping[str, str] | None = None, overrides: list[str] | None = None) -> IloopConfig:
+    """Build the configuration from every source in precedence order.
+
+    ``home`` given explicitly (the CLI's --home) beats ILOOP_HOME; the YAML file defaults to
+    ``<home>/config.yaml`` when it exists.
+    """
+    env = os.environ if env is None else env
+    tree: dict = {}
+    env_tree = env_overrides(env)
+    home_path = Path(home) if home is not None else Path(env_tree.get("home") or "iloop-home")
+    yaml_path = Path(config_file) if config_file else (Path(env["ILOOP_CONFIG"]) if env.get("ILOOP_CONFIG")
+                                                       else home_path / "config.yaml")
+    if config_file or env.get("ILOOP_CONFIG") or yaml_path.exists():
+        tree = _deep_merge(tree, read_yaml(yaml_path))
+    tree = _deep_merge(tree, env_tree)
+    tree = _deep_merge(tree, cli_overrides(overrides or []))
+    if home is not None:
+        tree["home"] = str(home)
+    # Role blocks are merged over the defaults so a YAML file may change one field of one role.
+    if "roles" in tree:
+        defaults = {k: v.model_dump() for k, v in _default_roles().items()}
+        tree["roles"] = _deep_merge(defaults, tree["roles"])
+    try:
+        return IloopConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration (yaml={yaml_path}): {exc}") from exc
+
+
+def describe_fields(model: type[BaseModel] = IloopConfig, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, default, description) for every field, for `iloop config --describe` and the docs."""
+    rows = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(describe_fields(ann, f"{prefix}{name}."))
+            continue
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, dict) and default and all(isinstance(v, BaseModel) for v in default.values()):
+            default = "{" + ", ".join(default) + "}"
+        rows.append((prefix + name, json.dumps(default, default=str), field.description or ""))
+    return rows

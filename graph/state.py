@@ -1,0 +1,50 @@
+"""Typed graph state. Bulk data stays in SQL and Chroma; the state carries ids, counts and metrics only."""
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
+
+
+class IloopInput(TypedDict, total=False):
+    """What a caller may pass to start a thread."""
+
+    pools: list[str]
+    """Files or builtin:NAME pools to ingest; empty = the configured ``ingest.pools``."""
+    force_ingest: bool
+    """Re-read files whose fingerprint was already ingested (duplicates are still merged)."""
+
+
+class IloopState(IloopInput, total=False):
+    """The state every node reads and updates."""
+
+    round: Annotated[int, operator.add]
+    """Loop counter of this thread: begin_round adds 1; the router compares it with ``max_rounds``."""
+    db_round: int
+    """Store-wide round number (rounds table) that decisions, metrics and new rows of this round carry."""
+    new_conversations: int
+    """Conversations added to the store during the current round (ingested, evolved or synthesized)."""
+    ingested: Annotated[list[dict[str, Any]], operator.add]
+    """One small summary per file the ingest node looked at: path, source, kept, outcome counts."""
+    embedded: int
+    """Conversations embedded into Chroma during the current round."""
+    metrics: dict[str, float]
+    """The measure node's metrics of the current round (also written to the metrics table)."""
+    history: Annotated[list[dict[str, float]], operator.add]
+    """Per-round key metrics, appended each round; the router reads growth from it."""
+    stop_reason: str
+    """Why the loop ended: ``max_rounds`` or ``plateau``."""
+
+
+class IloopOutput(TypedDict, total=False):
+    """What `iloop run` prints when the thread ends."""
+
+    round: int
+    """Rounds run in this thread."""
+    metrics: dict[str, float]
+    """Metrics of the last round."""
+    history: list[dict[str, float]]
+    """Key metrics of every round."""
+    stop_reason: str
+    """Why the loop ended."""

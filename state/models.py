@@ -1,0 +1,159 @@
+"""SQL tables (SQLModel). Bulk data lives here; the graph state carries only ids, counts and metrics.
+
+Portable SQL only (SQLite and Postgres): JSON columns are TEXT holding JSON, timestamps are UTC datetimes.
+The schema is created and upgraded by the ordered migrations in ``state.migrations``; a test checks that the
+migrated schema equals these models.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    content_hash: str = Field(max_length=64, unique=True, index=True)
+    messages: str = Field(sa_column=Column(Text, nullable=False))  # OpenAI messages as JSON
+    source: str = Field(max_length=200, index=True)
+    source_ref: str = Field(default="", max_length=400)  # file:index or the record's own id
+    lang: str = Field(max_length=8, index=True)  # en | zh | other
+    origin: str = Field(default="pool", max_length=16, index=True)  # pool | evolved | synthesized
+    parent_id: Optional[int] = Field(default=None, foreign_key="conversations.id")
+    round_created: int = Field(default=0)
+    n_turns: int = Field(default=0)  # assistant replies
+    n_chars: int = Field(default=0)
+    operation: str = Field(default="", max_length=32)  # evolution operation or synthesis kind
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IngestedFile(SQLModel, table=True):
+    """One row per (file fingerprint, source): lets the ingest node skip files it has already read."""
+    __tablename__ = "ingested_files"
+    __table_args__ = (UniqueConstraint("fingerprint", "source"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    path: str = Field(max_length=1000)
+    source: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64)  # sha256 of size, mtime and the first/last MiB
+    records: int = 0
+    kept: int = 0
+    counts: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # reason -> count JSON
+    round: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("name", "lang"),)
+    id: Optional[int] = Field(default=None, primary_key=True)  # stable across re-normalisations
+    name: str = Field(max_length=200, index=True)
+    lang: str = Field(max_length=8)
+    canonical_id: Optional[int] = Field(default=None, foreign_key="tags.id")  # None = canonical itself
+    domain_id: Optional[int] = Field(default=None, foreign_key="domains.id")
+    frequency: int = 0
+    round_merged: Optional[int] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationTag(SQLModel, table=True):
+    __tablename__ = "conversation_tags"
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    tag_id: int = Field(foreign_key="tags.id", primary_key=True, index=True)
+
+
+class Domain(SQLModel, table=True):
+    __tablename__ = "domains"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    round_created: int = 0
+
+
+class Round(SQLModel, table=True):
+    __tablename__ = "rounds"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    number: int = Field(index=True)
+    thread_id: str = Field(max_length=100)
+    status: str = Field(default="running", max_length=16)  # running | done | failed
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: Optional[datetime] = None
+    summary: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_round_node", "round", "node"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int
+    node: str = Field(max_length=64)
+    subject: str = Field(max_length=400)  # e.g. "conversation:123", "tag:45", "file:/x.json"
+    action: str = Field(max_length=64)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Metric(SQLModel, table=True):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_round_name", "round", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int
+    name: str = Field(max_length=128)
+    value: float
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SteeringPriority(SQLModel, table=True):
+    """What the console or the coverage analyst asks later nodes to favour (a domain, a tag, a criterion)."""
+    __tablename__ = "steering"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)  # domain | tag | criterion | operation
+    key: str = Field(max_length=200)
+    weight: float = 1.0
+    set_by: str = Field(default="user", max_length=32)  # user | coverage_analyst
+    round: int = 0
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LLMCall(SQLModel, table=True):
+    """The LLM response cache; key = sha256(model, base_url kind, messages, params)."""
+    __tablename__ = "llm_calls"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True, index=True)
+    role: str = Field(max_length=32)
+    model: str = Field(max_length=200)
+    request: str = Field(sa_column=Column(Text, nullable=False))
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    round: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TokenUsage(SQLModel, table=True):
+    """Tokens spent per (round, role), cache hits included as zero-token calls."""
+    __tablename__ = "token_usage"
+    __table_args__ = (UniqueConstraint("round", "role"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int
+    role: str = Field(max_length=32)
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    rejections: int = 0
+    repairs: int = 0
+
+
+ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, ConversationTag, Round, Decision,
+                                    Metric, SteeringPriority, LLMCall, TokenUsage)]

@@ -1,0 +1,185 @@
+"""Batch importer: files of any supported schema and container -> canonical conversations in SQL.
+
+Every record ends in exactly one outcome, counted: ``kept``, ``duplicate`` (same normalised content as a stored
+conversation or an earlier record), ``skip:<reason>`` (see tools.formats) or ``error:<reason>`` (see
+tools.jsonstream). Notes (turns trimmed or merged) are counted separately. Every skip and error also goes to a
+JSONL report under <home>/reports with file, record index and byte offset. Writes are committed per batch, so a
+failure mid-file keeps everything stored before it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+
+from state.db import Store
+from state.models import Conversation, IngestedFile
+from tools.formats import RecordSkip, content_hash, detect_lang, to_canonical
+from tools.jsonstream import FileFormatError, RawRecord, RecordError, iter_records
+
+
+@dataclass
+class IngestResult:
+    path: str
+    source: str
+    records: int = 0
+    kept: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    notes: Counter = field(default_factory=Counter)
+    problems: list[dict] = field(default_factory=list)  # first few skips/errors, for the console
+    skipped_file: str = ""  # "already ingested" when the fingerprint matched
+    report: str = ""
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "source": self.source, "records": self.records, "kept": self.kept,
+                "outcomes": dict(self.outcomes), "notes": dict(self.notes), "skipped_file": self.skipped_file,
+                "report": self.report}
+
+
+def fingerprint(path: Path) -> str:
+    st = path.stat()
+    h = hashlib.sha256(f"{st.st_size}".encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+        if st.st_size > 2 << 20:
+            fh.seek(-(1 << 20), os.SEEK_END)
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+def _insert_ignore(store: Store, rows: list[dict]) -> None:
+    table = Conversation.__table__
+    if store.dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif store.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:  # pragma: no cover - other databases fall back to a pre-filtered plain insert
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(table), rows)
+        return
+    with store.engine.begin() as conn:
+        conn.execute(insert(table).on_conflict_do_nothing(index_elements=["content_hash"]), rows)
+
+
+class Importer:
+    def __init__(self, store: Store, reports_dir: Path, batch_size: int = 1000,
+                 max_record_bytes: int = 16 << 20, max_reported: int = 20, round_: int = 0) -> None:
+        self.store, self.reports_dir = store, reports_dir
+        self.batch_size, self.max_record_bytes = batch_size, max_record_bytes
+        self.max_reported, self.round = max_reported, round_
+
+    def already_ingested(self, fp: str, source: str) -> bool:
+        with self.store.engine.connect() as conn:
+            t = IngestedFile.__table__
+            return conn.execute(sa.select(t.c.id).where(t.c.fingerprint == fp, t.c.source == source)).first() \
+                is not None
+
+    def ingest_file(self, path: Path | str, source: str | None = None, force: bool = False,
+                    progress: Callable[[int], None] | None = None) -> IngestResult:
+        path = Path(path)
+        source = source or path.stem
+        result = IngestResult(str(path), source)
+        if not path.exists():
+            raise FileFormatError(f"{path}: no such file")
+        fp = fingerprint(path)
+        if not force and self.already_ingested(fp, source):
+            result.skipped_file = "already ingested (same fingerprint and source)"
+            return result
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        report_path = self.reports_dir / f"ingest-{source}-{fp[:12]}.jsonl"
+        result.report = str(report_path)
+        seen: set[str] = set()
+        batch: list[dict] = []
+        with open(report_path, "w", encoding="utf-8") as report:
+            for item in iter_records(path, self.max_record_bytes):
+                if isinstance(item, RecordError):
+                    self._problem(result, report, f"error:{item.reason}", item.index, item.offset, item.detail)
+                    if item.index is not None:
+                        result.records += 1
+                    continue
+                result.records += 1
+                row = self._row(item, result, report, source, path)
+                if row is None:
+                    continue
+                if row["content_hash"] in seen:
+                    result.outcomes["duplicate"] += 1
+                    continue
+                seen.add(row["content_hash"])
+                batch.append(row)
+                if len(batch) >= self.batch_size:
+                    self._flush(batch, result)
+                    batch = []
+                    if progress:
+                        progress(result.records)
+            self._flush(batch, result)
+        if progress:
+            progress(result.records)
+        with self.store.session() as s:
+            s.add(IngestedFile(path=str(path.resolve()), source=source, fingerprint=fp, records=result.records,
+                               kept=result.kept, counts=json.dumps({**result.outcomes, **{
+                                   f"note:{k}": v for k, v in result.notes.items()}}), round=self.round))
+            s.commit()
+        return result
+
+    def _row(self, item: RawRecord, result: IngestResult, report, source: str, path: Path) -> dict | None:
+        try:
+            canon = to_canonical(item.value)
+        except RecordSkip as skip:
+            self._problem(result, report, f"skip:{skip.reason}", item.index, item.offset, skip.detail)
+            return None
+        for note in canon.notes:
+            result.notes[note] += 1
+        text_len = sum(len(m["content"]) for m in canon.messages)
+        return dict(content_hash=content_hash(canon.messages),
+                    messages=json.dumps(canon.messages, ensure_ascii=False), source=source,
+                    source_ref=f"{path.name}#{item.index}" + (f":{canon.record_id}" if canon.record_id else ""),
+                    lang=detect_lang(canon.messages), origin="pool", parent_id=None, round_created=self.round,
+                    n_turns=sum(m["role"] == "assistant" for m in canon.messages), n_chars=text_len,
+                    operation="", created_at=_now())
+
+    def _flush(self, batch: list[dict], result: IngestResult) -> None:
+        if not batch:
+            return
+        hashes = [r["content_hash"] for r in batch]
+        t = Conversation.__table__
+        with self.store.engine.connect() as conn:
+            existing = set(conn.execute(sa.select(t.c.content_hash).where(t.c.content_hash.in_(hashes))).scalars())
+        fresh = [r for r in batch if r["content_hash"] not in existing]
+        result.outcomes["duplicate"] += len(batch) - len(fresh)
+        if fresh:
+            _insert_ignore(self.store, fresh)
+        result.kept += len(fresh)
+        result.outcomes["kept"] += len(fresh)
+
+    def _problem(self, result: IngestResult, report, outcome: str, index, offset, detail: str) -> None:
+        result.outcomes[outcome] += 1
+        entry = {"file": result.path, "record": index, "byte_offset": offset, "outcome": outcome, "detail": detail}
+        report.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        # Errors (broken bytes, truncation) are rare and each matters, so they are never crowded out by skips.
+        same_kind = sum(p["outcome"].split(":")[0] == outcome.split(":")[0] for p in result.problems)
+        if same_kind < self.max_reported:
+            result.problems.append(entry)
+
+
+def _now():
+    from state.models import utcnow
+    return utcnow()
+
+
+def ingest_many(importer: Importer, items: Iterable[tuple[Path, str]], force: bool = False) -> list[IngestResult]:
+    return [importer.ingest_file(p, s, force=force) for p, s in items]
+
+
+def resolve_pool(spec: str, assets) -> tuple[Path, str]:
+    """'builtin:NAME' -> (packaged file, NAME); 'path[=source]' -> (path, source or file stem)."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        return assets.pool_path(name), name
+    path, _, source = spec.partition("=")
+    return Path(path), source or Path(path).stem

@@ -1,0 +1,205 @@
+"""The LLM layer: every call of every role goes through here.
+
+langchain-openai's ChatOpenAI against any OpenAI-compatible server; a SQL cache keyed by model + messages +
+params; bounded async concurrency per role; retries with backoff on timeouts, connection errors and 5xx, then a
+clear error naming the endpoint; JSON mode with strict parsing, one repair round-trip, rejections counted; tokens
+counted per role and round. Replies are untrusted: callers pass a ``parse`` that raises ``ParseError``.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from graph.config import IloopConfig
+from state.db import Store
+from state.models import LLMCall, TokenUsage
+from tools.embedded_server import endpoint
+
+T = TypeVar("T")
+Messages = list[dict[str, str]]
+
+
+class ParseError(ValueError):
+    """The reply does not have the required shape; the message is shown to the model on the repair attempt."""
+
+
+class LLMEndpointError(RuntimeError):
+    """The endpoint kept failing after all retries."""
+
+
+@dataclass
+class LLMResult(Generic[T]):
+    value: T | None
+    text: str
+    ok: bool
+    error: str = ""
+    cached: bool = False
+    repaired: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.S)
+
+
+def strip_fences(text: str) -> str:
+    m = _FENCE.match(text)
+    return m.group(1) if m else text.strip()
+
+
+def parse_json_object(text: str) -> dict:
+    """A JSON object from a reply: fenced or bare; leading/trailing prose around one object is tolerated."""
+    body = strip_fences(text)
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError:
+        start, end = body.find("{"), body.rfind("}")
+        if start < 0 or end <= start:
+            raise ParseError("the reply is not JSON: no {...} object found") from None
+        try:
+            value = json.loads(body[start:end + 1])
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"the reply is not valid JSON: {exc.msg} at char {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def cache_key(model: str, messages: Messages, params: dict[str, Any]) -> str:
+    blob = json.dumps({"model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_RETRYABLE = ("APITimeoutError", "APIConnectionError", "InternalServerError", "RateLimitError", "TimeoutException",
+              "ConnectError", "ReadTimeout", "RemoteProtocolError")
+
+
+def _retryable(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    return name in _RETRYABLE or (isinstance(status, int) and status >= 500)
+
+
+class LLM:
+    def __init__(self, config: IloopConfig, store: Store, round_: int = 0) -> None:
+        self.config, self.store, self.round = config, store, round_
+        self._models: dict[tuple[str, bool], Any] = {}
+
+    def _chat_model(self, role: str, json_mode: bool):
+        key = (role, json_mode)
+        if key not in self._models:
+            from langchain_openai import ChatOpenAI
+
+            rs = self.config.role(role)
+            base_url, model = endpoint(self.config, role)
+            api_key = os.environ.get(rs.api_key_env) or "not-needed"
+            kwargs: dict[str, Any] = {}
+            if json_mode:
+                kwargs["response_format"] = {"type": "json_object"}
+            self._models[key] = ChatOpenAI(
+                model=model, base_url=base_url, api_key=api_key, temperature=rs.temperature,
+                max_tokens=rs.max_tokens, timeout=rs.timeout_s, max_retries=0,
+                # llama.cpp's server ignores max_completion_tokens: without this a reply can run to n_ctx.
+                extra_body={"max_tokens": rs.max_tokens}, model_kwargs=kwargs)
+        return self._models[key]
+
+    def params(self, role: str, json_mode: bool) -> dict[str, Any]:
+        rs = self.config.role(role)
+        return {"temperature": rs.temperature, "max_tokens": rs.max_tokens, "json": json_mode}
+
+    # ---- cache -------------------------------------------------------------------------------------------
+    def _cached(self, key: str) -> LLMCall | None:
+        with self.store.session() as s:
+            return s.execute(sa.select(LLMCall).where(LLMCall.key == key)).scalars().first()
+
+    def _store_call(self, key: str, role: str, model: str, messages: Messages, text: str, usage: tuple[int, int],
+                    latency: float) -> None:
+        with self.store.session() as s:
+            if s.execute(sa.select(LLMCall.id).where(LLMCall.key == key)).first() is None:
+                s.add(LLMCall(key=key, role=role, model=model, request=json.dumps(messages, ensure_ascii=False),
+                              response=text, prompt_tokens=usage[0], completion_tokens=usage[1],
+                              latency_s=latency, round=self.round))
+                s.commit()
+
+    def _account(self, role: str, **delta: int) -> None:
+        with self.store.session() as s:
+            row = s.execute(sa.select(TokenUsage).where(TokenUsage.round == self.round, TokenUsage.role == role)
+                         ).scalars().first() or TokenUsage(round=self.round, role=role)
+            for k, v in delta.items():
+                setattr(row, k, getattr(row, k) + v)
+            s.add(row)
+            s.commit()
+
+    # ---- calls -------------------------------------------------------------------------------------------
+    async def _invoke(self, role: str, messages: Messages, json_mode: bool) -> tuple[str, tuple[int, int], bool]:
+        _, model = endpoint(self.config, role)
+        key = cache_key(model, messages, self.params(role, json_mode))
+        hit = self._cached(key)
+        if hit is not None:
+            self._account(role, calls=1, cache_hits=1)
+            return hit.response, (0, 0), True
+        rs = self.config.role(role)
+        chat = self._chat_model(role, json_mode)
+        last: BaseException | None = None
+        for attempt in range(rs.max_retries + 1):
+            t0 = time.monotonic()
+            try:
+                reply = await chat.ainvoke(messages)
+            except Exception as exc:  # classified below; non-retryable errors propagate at once
+                if not _retryable(exc):
+                    raise
+                last = exc
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))
+                continue
+            text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+            meta = getattr(reply, "usage_metadata", None) or {}
+            usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
+            self._store_call(key, role, model, messages, text, usage, time.monotonic() - t0)
+            self._account(role, calls=1, prompt_tokens=usage[0], completion_tokens=usage[1])
+            return text, usage, False
+        base_url, _ = endpoint(self.config, role)
+        raise LLMEndpointError(f"role {role}: endpoint {base_url} (model {model}) failed {rs.max_retries + 1} times; "
+                               f"last error: {type(last).__name__}: {last}")
+
+    async def _one(self, role: str, messages: Messages, parse: Callable[[str], T] | None, json_mode: bool,
+                   sem: asyncio.Semaphore) -> LLMResult[T]:
+        async with sem:
+            text, usage, cached = await self._invoke(role, messages, json_mode)
+            if parse is None:
+                return LLMResult(text, text, True, cached=cached, prompt_tokens=usage[0], completion_tokens=usage[1])
+            try:
+                return LLMResult(parse(text), text, True, cached=cached, prompt_tokens=usage[0],
+                                 completion_tokens=usage[1])
+            except ParseError as first:
+                repair = messages + [{"role": "assistant", "content": text},
+                                     {"role": "user", "content": f"Your reply could not be used: {first}. Reply "
+                                      "again with only the requested JSON, nothing else."}]
+                text2, usage2, cached2 = await self._invoke(role, repair, json_mode)
+                try:
+                    value = parse(text2)
+                except ParseError as second:
+                    self._account(role, rejections=1)
+                    return LLMResult(None, text2, False, error=str(second), cached=cached2,
+                                     prompt_tokens=usage[0] + usage2[0], completion_tokens=usage[1] + usage2[1])
+                self._account(role, repairs=1)
+                return LLMResult(value, text2, True, cached=cached2, repaired=True,
+                                 prompt_tokens=usage[0] + usage2[0], completion_tokens=usage[1] + usage2[1])
+
+    async def achat_many(self, role: str, batch: list[Messages], parse: Callable[[str], T] | None = None,
+                         json_mode: bool = False) -> list[LLMResult[T]]:
+        sem = asyncio.Semaphore(self.config.role(role).concurrency)
+        return list(await asyncio.gather(*(self._one(role, m, parse, json_mode, sem) for m in batch)))
+
+    def chat_many(self, role: str, batch: list[Messages], parse: Callable[[str], T] | None = None,
+                  json_mode: bool = False) -> list[LLMResult[T]]:
+        """Batch in, results out in the same order; failures to parse are results with ok=False."""
+        return asyncio.run(self.achat_many(role, batch, parse, json_mode))

@@ -1,0 +1,65 @@
+"""Store-wide figures for `iloop stats --json` and the measure node.
+
+The JSON layout is a contract (docs/stats.md): fields are only ever added, with ``schema_version`` raised when a
+field changes meaning.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store
+from state.models import (Conversation, ConversationTag, Decision, Domain, IngestedFile, Round, SteeringPriority,
+                          Tag, TokenUsage)
+
+STATS_SCHEMA_VERSION = 1
+
+
+def _group(conn, column) -> dict[str, int]:
+    return {str(k): int(v) for k, v in conn.execute(sa.select(column, sa.func.count()).group_by(column)).all()}
+
+
+def collect(store: Store) -> dict[str, Any]:
+    c = Conversation.__table__
+    with store.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(c)).scalar() or 0
+        avg = conn.execute(sa.select(sa.func.avg(c.c.n_turns), sa.func.avg(c.c.n_chars))).one()
+        multi = conn.execute(sa.select(sa.func.count()).where(c.c.n_turns > 1)).scalar() or 0
+        tags_total = conn.execute(sa.select(sa.func.count()).select_from(Tag.__table__)).scalar() or 0
+        canonical = conn.execute(sa.select(sa.func.count()).where(Tag.__table__.c.canonical_id.is_(None))).scalar()
+        tagged = conn.execute(sa.select(sa.func.count(sa.distinct(ConversationTag.__table__.c.conversation_id)))
+                              ).scalar() or 0
+        domains = conn.execute(sa.select(sa.func.count()).select_from(Domain.__table__)).scalar() or 0
+        rounds = conn.execute(sa.select(Round.__table__.c.number, Round.__table__.c.status)
+                              .order_by(Round.__table__.c.number)).all()
+        decisions = _group(conn, Decision.__table__.c.node)
+        usage = conn.execute(sa.select(TokenUsage.__table__)).mappings().all()
+        files = conn.execute(sa.select(IngestedFile.__table__)).mappings().all()
+        steering = conn.execute(sa.select(sa.func.count()).select_from(SteeringPriority.__table__)).scalar() or 0
+        by_source, by_origin, by_lang = _group(conn, c.c.source), _group(conn, c.c.origin), _group(conn, c.c.lang)
+    tokens: dict[str, dict[str, int]] = {}
+    for u in usage:
+        agg = tokens.setdefault(u["role"], Counter())
+        for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "rejections", "repairs"):
+            agg[k] += u[k]
+    ingest_outcomes: Counter = Counter()
+    for f in files:
+        ingest_outcomes.update(json.loads(f["counts"]))
+    return {
+        "schema_version": STATS_SCHEMA_VERSION,
+        "conversations": {"total": total, "by_source": by_source, "by_origin": by_origin, "by_lang": by_lang,
+                          "mean_turns": round(float(avg[0] or 0), 3), "mean_chars": round(float(avg[1] or 0), 1),
+                          "multi_turn": multi},
+        "ingest": {"files": len(files), "records": sum(f["records"] for f in files),
+                   "kept": sum(f["kept"] for f in files), "outcomes": dict(sorted(ingest_outcomes.items()))},
+        "tags": {"total": tags_total, "canonical": int(canonical or 0), "conversations_tagged": tagged},
+        "domains": {"total": domains},
+        "rounds": {"total": len(rounds), "last": rounds[-1][0] if rounds else 0,
+                   "by_status": dict(Counter(s for _, s in rounds))},
+        "decisions": {"total": sum(decisions.values()), "by_node": decisions},
+        "steering": {"priorities": steering},
+        "llm_tokens": {role: dict(v) for role, v in sorted(tokens.items())},
+    }
