@@ -229,6 +229,9 @@ def describe_fields(model: type[BaseModel] = IloopConfig, prefix: str = "") -> l
             continue
         default = field.get_default(call_default_factory=True)
         if isinstance(default, dict) and default and all(isinstance(v, BaseModel) for v in default.values()):
-            default = "{" + ", ".join(default) + "}"
+            for key, sub in default.items():
+                rows.extend((f"{prefix}{name}.{key}.{n}", json.dumps(getattr(sub, n), default=str), d)
+                            for n, _, d in ((n, None, f.description or "") for n, f in type(sub).model_fields.items()))
+            continue
         rows.append((prefix + name, json.dumps(default, default=str), field.description or ""))
     return rows

@@ -120,10 +120,14 @@ class Importer:
             self._flush(batch, result)
         if progress:
             progress(result.records)
+        counts = json.dumps({**result.outcomes, **{f"note:{k}": v for k, v in result.notes.items()}})
         with self.store.session() as s:
-            s.add(IngestedFile(path=str(path.resolve()), source=source, fingerprint=fp, records=result.records,
-                               kept=result.kept, counts=json.dumps({**result.outcomes, **{
-                                   f"note:{k}": v for k, v in result.notes.items()}}), round=self.round))
+            row = s.execute(sa.select(IngestedFile).where(IngestedFile.fingerprint == fp,
+                                                          IngestedFile.source == source)).scalars().first()
+            if row is None:  # a forced re-read replaces the bookkeeping of the earlier read
+                row = IngestedFile(path=str(path.resolve()), source=source, fingerprint=fp)
+            row.records, row.kept, row.counts, row.round = result.records, result.kept, counts, self.round
+            s.add(row)
             s.commit()
         return result
 

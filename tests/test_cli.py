@@ -1,0 +1,86 @@
+"""The `iloop` commands, run in-process with typer's runner against a real home."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from graph.cli import app
+from tests.conftest import chat, write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, assets, monkeypatch):
+    monkeypatch.setenv("ILOOP_ASSETS", str(assets.root))
+    h = tmp_path / "home"
+    assert runner.invoke(app, ["--home", str(h), "init"]).exit_code == 0
+    return h
+
+
+def iloop(home, *args):
+    return runner.invoke(app, ["--home", str(home), *args])
+
+
+def test_every_command_has_help():
+    for cmd in (["--help"], ["init", "--help"], ["assets", "fetch", "--help"], ["ingest", "--help"],
+                ["stats", "--help"], ["export", "--help"], ["serve", "--help"], ["run", "--help"]):
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 0 and "Usage" in r.output, cmd
+
+
+def test_init_creates_store_and_commented_config(home):
+    assert (home / "iloop.sqlite").exists() and (home / "chroma").is_dir()
+    text = (home / "config.yaml").read_text()
+    assert '# roles.evolver.model: "qwen2.5-coder-1.5b"' in text and "# max_rounds: 3" in text
+
+
+def test_ingest_stats_export_flow(home, tmp_path):
+    f = write_jsonl(tmp_path / "mine.jsonl", [chat("What is recursion?"), chat("What is recursion?"),
+                                              chat("请介绍一下长城。")])
+    r = iloop(home, "ingest", str(f))
+    assert r.exit_code == 0, r.output
+    assert "mine.jsonl" in r.output
+    r = iloop(home, "stats", "--json")
+    data = json.loads(r.stdout)
+    assert data["schema_version"] == 1
+    assert data["conversations"]["total"] == 2 and data["conversations"]["by_lang"] == {"en": 1, "zh": 1}
+    assert data["ingest"]["outcomes"]["duplicate"] == 1
+    out = tmp_path / "x.jsonl"
+    r = iloop(home, "export", "--format", "sharegpt", "--out", str(out))
+    assert r.exit_code == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_bad_file_exits_non_zero_and_names_it(home, tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_bytes(b"\xff\xfe[\x00")
+    r = iloop(home, "ingest", str(bad))
+    assert r.exit_code == 1 and "broken.json" in r.output and "UTF-16" in r.output
+    r = iloop(home, "ingest")
+    assert r.exit_code == 2 and "nothing to ingest" in r.output
+
+
+def test_builtin_pool_and_set_override(home):
+    r = iloop(home, "--set", "ingest.batch_size=500", "ingest", "--builtin", "alpaca-zh")
+    assert r.exit_code == 0, r.output
+    assert json.loads(iloop(home, "stats", "--json").stdout)["conversations"]["by_source"] == {"alpaca-zh": 992}
+    r = iloop(home, "--set", "nonsense", "stats")
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
+
+
+def test_run_and_resume(home, tmp_path):
+    f = write_jsonl(tmp_path / "p.jsonl", [chat(f"item {k}") for k in range(4)])
+    r = iloop(home, "run", "--pool", str(f), "--max-rounds", "1")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["rounds"] == 1 and summary["stop_reason"] == "max_rounds"
+    r = iloop(home, "run", "--resume")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["thread"] == summary["thread"]
+
+
+def test_assets_list_and_graph(home):
+    r = iloop(home, "assets", "list")
+    assert r.exit_code == 0 and "sharegpt" in r.output
+    r = iloop(home, "graph")
+    assert "begin_round" in r.output and "measure" in r.output
