@@ -44,8 +44,14 @@ def embed_all(res, page: int = 5000, progress=None) -> int:
 
 
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+    from tqdm import tqdm
+
     res = resources(config)
-    n = embed_all(res)
+    with res.store.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(Conversation.__table__)).scalar() or 0
+    pending = max(0, total - res.vectors.count(conversation_collection(res)))
+    with tqdm(total=pending, desc="embed", unit="text", disable=pending == 0, mininterval=2) as bar:
+        n = embed_all(res, progress=bar.update)
     res.store.record_decision(state.get("db_round", 0), "embed", f"collection:{conversation_collection(res)}",
                               "embed", f"embedded {n} new instructions", {"model": res.config.embedding.model,
                                                                           "embedded": n})

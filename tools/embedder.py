@@ -64,7 +64,7 @@ class Embedder:
 
     def encode_cached(self, vectors, collection: str, ids: Sequence[str], texts: Sequence[str],
                       metadatas: list[dict] | None = None, progress: Callable[[int], None] | None = None,
-                      chunk: int = 512) -> int:
+                      chunk: int = 2048) -> int:
         """Embed and store only the ids not yet in the collection; returns how many were embedded."""
         have = vectors.existing_ids(collection, ids)
         todo = [k for k, i in enumerate(ids) if i not in have]

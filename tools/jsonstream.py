@@ -15,6 +15,8 @@ from typing import Any, Iterator
 CHUNK = 1 << 20
 _STRUCT = re.compile(rb'["{}\[\]]')
 _IN_STRING = re.compile(rb'["\\]')
+# A whole string literal in one C-level match; a string cut by a chunk boundary falls back to the byte loop.
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
 _SCALAR_END = re.compile(rb'[,\]\s]')
 _WS = b" \t\r\n"
 
@@ -181,7 +183,11 @@ def iter_json_values(path: Path, max_record_bytes: int, array: bool) -> Iterator
                         j = m.end()
                         tok = m.group()
                         if tok == b'"':
-                            in_string = True
+                            whole = _STRING.match(chunk, m.start())
+                            if whole:
+                                j = whole.end()
+                            else:
+                                in_string = True
                         elif tok in b"{[":
                             depth += 1
                         else:

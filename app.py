@@ -1,0 +1,102 @@
+"""The instruct-loop console: what every round decided, the metrics over rounds, and the steering priorities.
+
+Run with ``streamlit run app.py -- --home iloop-home`` (or ILOOP_HOME). It reads the store while a run writes
+(SQLite WAL) and writes only steering priorities, which the next round's nodes read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from graph.config import load_config
+from state.db import Store
+from state.models import Decision, Metric, Round, SteeringPriority, utcnow
+from tools.stats import collect
+
+STEERING_KINDS = ("domain", "tag", "criterion", "operation")
+
+
+def _home_arg() -> str | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--home")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args.home
+
+
+@st.cache_resource
+def get_store(home: str | None) -> Store:
+    return Store(load_config(home).db_url)
+
+
+def frame(store: Store, query) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all())
+
+
+def save_priority(store: Store, kind: str, key: str, weight: float, note: str) -> None:
+    with store.session() as s:
+        row = s.execute(sa.select(SteeringPriority).where(SteeringPriority.kind == kind,
+                                                          SteeringPriority.key == key)).scalars().first()
+        row = row or SteeringPriority(kind=kind, key=key)
+        row.weight, row.note, row.set_by, row.updated_at = weight, note, "user", utcnow()
+        s.add(row)
+        s.commit()
+
+
+def main() -> None:
+    st.set_page_config(page_title="instruct-loop console", layout="wide")
+    store = get_store(_home_arg())
+    stats = collect(store)
+    st.title("instruct-loop console")
+    conv = stats["conversations"]
+    cols = st.columns(5)
+    cols[0].metric("conversations", conv["total"])
+    cols[1].metric("rounds", stats["rounds"]["total"])
+    cols[2].metric("canonical tags", stats["tags"]["canonical"])
+    cols[3].metric("domains", stats["domains"]["total"])
+    cols[4].metric("decisions", stats["decisions"]["total"])
+    st.caption("by origin: " + ", ".join(f"{k} {v}" for k, v in conv["by_origin"].items()) +
+               " · by language: " + ", ".join(f"{k} {v}" for k, v in conv["by_lang"].items()))
+
+    tab_rounds, tab_decisions, tab_steer = st.tabs(["Rounds and metrics", "Decisions", "Steering"])
+    with tab_rounds:
+        rounds = frame(store, sa.select(Round.__table__).order_by(Round.__table__.c.number))
+        st.dataframe(rounds, hide_index=True)
+        metrics = frame(store, sa.select(Metric.__table__.c.round, Metric.__table__.c.name, Metric.__table__.c.value))
+        if not metrics.empty:
+            wide = metrics.pivot_table(index="round", columns="name", values="value", aggfunc="last")
+            chosen = st.multiselect("metrics to plot", list(wide.columns),
+                                    default=[c for c in ("conversations_total", "embedded_total") if c in wide])
+            if chosen:
+                st.line_chart(wide[chosen])
+            st.dataframe(wide, hide_index=False)
+    with tab_decisions:
+        d = Decision.__table__
+        nodes = ["(all)"] + list(stats["decisions"]["by_node"])
+        node = st.selectbox("node", nodes)
+        q = sa.select(d.c.round, d.c.node, d.c.subject, d.c.action, d.c.reason, d.c.evidence).order_by(d.c.id.desc())
+        if node != "(all)":
+            q = q.where(d.c.node == node)
+        st.dataframe(frame(store, q.limit(500)), hide_index=True)
+    with tab_steer:
+        st.write("Weights above 1 ask the seed selector, evolver and synthesizer to favour a domain, tag, criterion "
+                 "or evolution operation in the next round; below 1 to avoid it.")
+        with st.form("steer"):
+            kind = st.selectbox("kind", STEERING_KINDS)
+            key = st.text_input("key (domain name, tag, criterion or operation)")
+            weight = st.slider("weight", 0.0, 5.0, 1.0, 0.1)
+            note = st.text_input("note")
+            if st.form_submit_button("save priority") and key.strip():
+                save_priority(store, kind, key.strip(), weight, note)
+                st.success(f"saved {kind}:{key.strip()} = {weight}")
+        st.dataframe(frame(store, sa.select(SteeringPriority.__table__)), hide_index=True)
+    st.sidebar.code(json.dumps(stats["llm_tokens"], indent=1) if stats["llm_tokens"] else "no LLM calls yet",
+                    language="json")
+
+
+main()

@@ -1,0 +1,27 @@
+"""The Streamlit console, driven with Streamlit's app tester on a real store."""
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import chat, write_jsonl
+from tools.importer import Importer
+
+
+def test_console_shows_store_and_saves_a_priority(config, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ILOOP_HOME", str(config.home))
+    Importer(store, tmp_path / "r").ingest_file(write_jsonl(tmp_path / "p.jsonl", [chat("a"), chat("b")]), "p")
+    n = store.start_round("t")
+    store.record_metrics(n, {"conversations_total": 2})
+    store.record_decision(n, "ingest", "file:p.jsonl", "ingest", "2 of 2 kept")
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "instruct-loop console"
+    assert [m.value for m in at.metric][:2] == ["2", "1"]
+    form_kind = [s for s in at.selectbox if s.label == "kind"][0]
+    form_kind.select("domain")
+    [t for t in at.text_input if t.label.startswith("key")][0].input("mathematics")
+    [s for s in at.slider if s.label == "weight"][0].set_value(2.5)
+    at.button[0].click().run()
+    assert not at.exception
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT kind, key, weight, set_by FROM steering")).one()
+    assert tuple(row) == ("domain", "mathematics", 2.5, "user")
