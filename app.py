@@ -99,4 +99,5 @@ def main() -> None:
                     language="json")
 
 
-main()
+if __name__ == "__main__":  # streamlit runs the file as __main__; tests import save_priority
+    main()

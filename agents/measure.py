@@ -21,6 +21,10 @@ def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total:
         metrics[f"lang_share_{lang}"] = n / total if total else 0.0
     for origin, n in conv["by_origin"].items():
         metrics[f"origin_{origin}"] = n
+    tags = stats["tags"]
+    metrics.update({"tags_canonical": tags["canonical"], "conversations_tagged": tags["conversations_tagged"],
+                    "tagged_share": tags["conversations_tagged"] / total if total else 0.0,
+                    "domains": stats["domains"]["total"]})
     return metrics
 
 
@@ -31,6 +35,12 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     vectors_total = res.vectors.count(conversation_collection(res))
     metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
                             vectors_total)
+    taxonomy = state.get("taxonomy") or {}
+    metrics.update({"graph_nodes": taxonomy.get("graph_nodes", 0), "graph_edges": taxonomy.get("graph_edges", 0)})
+    fit = taxonomy.get("power_law")
+    if fit:
+        metrics.update({"powerlaw_gamma": fit["gamma"], "powerlaw_ks": fit["ks_distance"],
+                        "powerlaw_loglog_r2": fit["loglog_r2"]})
     res.store.record_metrics(round_, metrics)
     res.store.finish_round(round_, "done", {"metrics": metrics})
     return {"metrics": metrics, "history": [{"round": round_, "growth": metrics["growth"],

@@ -1,6 +1,7 @@
 """The LangGraph state machine. Each stage issue adds its agent node here; there is no other pipeline.
 
-Current loop: begin_round -> ingest -> embed -> measure -> (begin_round | finish).
+Current loop: begin_round -> ingest -> embed -> tagger -> taxonomist -> coverage_analyst -> measure ->
+(begin_round | finish).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from langgraph.graph import END, START, StateGraph
 
-from agents import embed, finish, ingest, measure, round_keeper
+from agents import coverage_analyst, embed, finish, ingest, measure, round_keeper, tagger, taxonomist
 from graph.state import IloopInput, IloopOutput, IloopState
 
 
@@ -18,12 +19,18 @@ def build_graph() -> StateGraph:
     g.add_node("begin_round", round_keeper.node)
     g.add_node("ingest", ingest.node)
     g.add_node("embed", embed.node)
+    g.add_node("tagger", tagger.node)
+    g.add_node("taxonomist", taxonomist.node)
+    g.add_node("coverage_analyst", coverage_analyst.node)
     g.add_node("measure", measure.node)
     g.add_node("finish", finish.node)
     g.add_edge(START, "begin_round")
     g.add_edge("begin_round", "ingest")
     g.add_edge("ingest", "embed")
-    g.add_edge("embed", "measure")
+    g.add_edge("embed", "tagger")
+    g.add_edge("tagger", "taxonomist")
+    g.add_edge("taxonomist", "coverage_analyst")
+    g.add_edge("coverage_analyst", "measure")
     g.add_conditional_edges("measure", measure.route_after_measure, ["begin_round", "finish"])
     g.add_edge("finish", END)
     return g

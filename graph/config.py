@@ -84,6 +84,64 @@ class IngestSettings(BaseModel):
     max_reported_errors: int = Field(20, ge=0, description="Errors printed per file; all are in the report.")
 
 
+class TaggingSettings(BaseModel):
+    """The tagger node: which conversations, how much of each, what a valid reply is."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_per_round: int = Field(256, ge=0, description="Untagged conversations tagged per round (a seeded random "
+                               "sample); 0 = all. On CPU the 0.5B tagger needs seconds per conversation.")
+    batch_size: int = Field(32, ge=1, description="Conversations per LLM batch; results are stored per batch.")
+    max_chars: int = Field(3000, ge=200, description="Budget for the joined conversation text in the prompt.")
+    first_turn_chars: int = Field(1500, ge=50, description="The first user turn keeps up to this many characters.")
+    turn_chars: int = Field(400, ge=50, description="Every later turn keeps up to this many characters.")
+    min_tags: int = Field(2, ge=1, description="Fewest tags per language in a valid reply.")
+    max_tags: int = Field(8, ge=1, description="More tags than this are cut to the first max_tags.")
+    max_tag_chars: int = Field(60, ge=8, description="Longer tags are rejected as descriptions, not tags.")
+
+
+class NormalizationThresholds(BaseModel):
+    """Tag-merging thresholds for one embedding model (they depend on the model's similarity scale)."""
+
+    model_config = ConfigDict(extra="forbid")
+    merge_threshold: float = Field(0.91, gt=0, le=1, description="Cosine similarity at or above which a tag "
+                                   "merges into the most frequent similar tag.")
+    dbscan_eps: float = Field(0.47, gt=0, lt=2, description="DBSCAN eps (cosine distance) for the second merge "
+                              "pass.")
+    dbscan_min_samples: int = Field(2, ge=2, description="DBSCAN min_samples.")
+    languages: list[str] = Field(default_factory=lambda: ["en", "zh"], description="Tag languages this embedder "
+                                 "represents; tags of other languages are merged through their aligned English tag.")
+
+
+def _default_thresholds() -> dict[str, NormalizationThresholds]:
+    # The paper's values were tuned for BGE; MiniLM's were measured on real tags (docs/taxonomy.md).
+    return {"bge": NormalizationThresholds(),
+            "minilm-l6-v2": NormalizationThresholds(merge_threshold=0.91, dbscan_eps=0.25, languages=["en"])}
+
+
+class TaxonomySettings(BaseModel):
+    """Normalisation, noise cut, domain induction and the coverage analyst."""
+
+    model_config = ConfigDict(extra="forbid")
+    thresholds: dict[str, NormalizationThresholds] = Field(
+        default_factory=_default_thresholds, description="Per embedding model (key: embedding.model or the "
+        "folder name; a key contained in the name matches, e.g. 'bge' for bge-large-en-v1.5).")
+    noise_min_freq: int = Field(0, ge=0, description="Canonical tags rarer than this are noise; 0 = scaled: "
+                                "ceil(paper_min_freq * tagged conversations / paper_pool_size), at least 1.")
+    paper_pool_size: int = Field(7_000_000, ge=1, description="Pool size the paper's absolute cuts refer to.")
+    paper_min_freq: int = Field(100, ge=1, description="The paper's noise cut for its pool.")
+    domain_top_k: int = Field(0, ge=0, description="Canonical tags shown to the LLM to induce domains; 0 = "
+                              "scaled: 1,000 x tagged/paper_pool_size, clamped to [60, 1000].")
+    max_domains: int = Field(24, ge=2, description="Upper bound on induced domain categories (paper: 26).")
+    domain_role: str = Field("oracle", description="LLM role that induces the domain categories (one call; the "
+                             "abstraction needs the larger model). Mapping tags uses the tagger role.")
+    map_batch: int = Field(40, ge=1, description="Fine tags per LLM call when mapping tags to domains.")
+    long_tail_quantile: float = Field(0.25, gt=0, lt=1, description="Coverage analyst: tags in this lowest "
+                                      "frequency quantile are long-tail.")
+    thin_domain_ratio: float = Field(0.5, gt=0, lt=1, description="A domain is thin when its share is below "
+                                     "this fraction of the mean domain share.")
+    max_tag_priorities: int = Field(50, ge=0, description="Most tag priorities the analyst writes per round.")
+
+
 class IloopConfig(BaseModel):
     """Everything a run needs. Every field has a default that works offline on a 2-core CPU machine."""
 
@@ -101,6 +159,8 @@ class IloopConfig(BaseModel):
     server: EmbeddedServerSettings = Field(default_factory=EmbeddedServerSettings,
                                            description="Embedded llama.cpp server settings.")
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Importer settings.")
+    tagging: TaggingSettings = Field(default_factory=TaggingSettings, description="Tagger settings.")
+    taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings, description="Taxonomy settings.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
     plateau_min_growth: float = Field(0.01, ge=0, description="The loop stops when a round grows the dataset "
                                       "by less than this fraction.")
@@ -120,6 +180,16 @@ class IloopConfig(BaseModel):
         if self.assets_dir is not None:
             return Path(self.assets_dir)
         return self.home / "assets"
+
+    def thresholds(self) -> NormalizationThresholds:
+        name = self.embedding.model.rstrip("/").split("/")[-1].lower()
+        table = self.taxonomy.thresholds
+        if name in table:
+            return table[name]
+        for key, value in table.items():
+            if key.lower() in name:
+                return value
+        return NormalizationThresholds()
 
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:

@@ -29,6 +29,12 @@ class IloopState(IloopInput, total=False):
     """One small summary per file the ingest node looked at: path, source, kept, outcome counts."""
     embedded: int
     """Conversations embedded into Chroma during the current round."""
+    tagged: int
+    """Conversations the tagger gave tags to during the current round."""
+    taxonomy: dict[str, Any]
+    """The taxonomist's figures: canonical tags per language, graph size, power-law fit."""
+    priorities: list[dict[str, Any]]
+    """What the coverage analyst asked later nodes to favour this round (kind, key, weight, why)."""
     metrics: dict[str, float]
     """The measure node's metrics of the current round (also written to the metrics table)."""
     history: Annotated[list[dict[str, float]], operator.add]

@@ -146,7 +146,29 @@ def _m2_llm_and_steering(op: Operations) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering]
+def _m3_taxonomy(op: Operations) -> None:
+    """Version 3: tag status, merge history, English-Chinese tag alignment."""
+    with op.batch_alter_table("tags") as batch:
+        batch.add_column(sa.Column("status", sa.String(16), nullable=False, server_default="raw"))
+    op.create_table(
+        "tag_merges", _id(),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("from_tag_id", sa.Integer, sa.ForeignKey("tags.id"), nullable=False),
+        sa.Column("to_tag_id", sa.Integer, sa.ForeignKey("tags.id"), nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("similarity", sa.Float, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_tag_merges_from_tag_id", "tag_merges", ["from_tag_id"])
+    op.create_table(
+        "tag_alignments",
+        sa.Column("en_tag_id", sa.Integer, sa.ForeignKey("tags.id"), primary_key=True),
+        sa.Column("zh_tag_id", sa.Integer, sa.ForeignKey("tags.id"), primary_key=True),
+        sa.Column("count", sa.Integer, nullable=False),
+    )
+
+
+MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy]
 HEAD = len(MIGRATIONS)
 
 

@@ -59,7 +59,28 @@ class Tag(SQLModel, table=True):
     domain_id: Optional[int] = Field(default=None, foreign_key="domains.id")
     frequency: int = 0
     round_merged: Optional[int] = None
+    status: str = Field(default="raw", max_length=16)  # raw | canonical | alias | noise
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TagMerge(SQLModel, table=True):
+    """Every merge ever made, kept even when the alias is later re-pointed: the taxonomy's history."""
+    __tablename__ = "tag_merges"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int
+    from_tag_id: int = Field(foreign_key="tags.id", index=True)
+    to_tag_id: int = Field(foreign_key="tags.id")
+    method: str = Field(max_length=16)  # threshold | dbscan
+    similarity: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TagAlignment(SQLModel, table=True):
+    """How often an English and a Chinese canonical tag were given to the same conversation."""
+    __tablename__ = "tag_alignments"
+    en_tag_id: int = Field(foreign_key="tags.id", primary_key=True)
+    zh_tag_id: int = Field(foreign_key="tags.id", primary_key=True)
+    count: int = 0
 
 
 class ConversationTag(SQLModel, table=True):
@@ -155,5 +176,5 @@ class TokenUsage(SQLModel, table=True):
     repairs: int = 0
 
 
-ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, ConversationTag, Round, Decision,
-                                    Metric, SteeringPriority, LLMCall, TokenUsage)]
+ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, TagMerge, TagAlignment, ConversationTag,
+                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage)]

@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedOpenAI:
-    def __init__(self, script: list[str | int] | None = None, default: str = "ok") -> None:
-        self.script, self.default, self.requests = list(script or []), default, []
+    def __init__(self, script: list[str | int] | None = None, default: str = "ok", responder=None) -> None:
+        """``responder(request body) -> reply`` answers when the script is used up (for graph tests)."""
+        self.script, self.default, self.requests, self.responder = list(script or []), default, [], responder
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -22,7 +23,15 @@ class ScriptedOpenAI:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append({"body": body, "auth": self.headers.get("Authorization")})
-                step = owner.script.pop(0) if owner.script else owner.default
+                if owner.script:
+                    step = owner.script.pop(0)
+                elif owner.responder is not None:
+                    step = owner.responder(body)
+                else:
+                    step = owner.default
+                finish = "stop"
+                if isinstance(step, tuple):  # (text, finish_reason)
+                    step, finish = step
                 if isinstance(step, int):
                     self.send_response(step)
                     self.send_header("Content-Type", "application/json")
@@ -30,7 +39,7 @@ class ScriptedOpenAI:
                     self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
                     return
                 reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
+                         "choices": [{"index": 0, "finish_reason": finish,
                                       "message": {"role": "assistant", "content": step}}],
                          "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
                 data = json.dumps(reply).encode()

@@ -69,14 +69,23 @@ def test_builtin_pool_and_set_override(home):
 
 
 def test_run_and_resume(home, tmp_path):
-    f = write_jsonl(tmp_path / "p.jsonl", [chat(f"item {k}") for k in range(4)])
-    r = iloop(home, "run", "--pool", str(f), "--max-rounds", "1")
-    assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
-    assert summary["rounds"] == 1 and summary["stop_reason"] == "max_rounds"
-    r = iloop(home, "run", "--resume")
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["thread"] == summary["thread"]
+    from graph.config import ROLES
+    from tests.fakes import ScriptedOpenAI
+    from tests.graph.test_graph import fake_llm
+
+    f = write_jsonl(tmp_path / "p.jsonl", [chat(f"python item {k}") for k in range(4)])
+    with ScriptedOpenAI(responder=fake_llm) as srv:
+        sets = [x for r in ROLES for x in ("--set", f"roles.{r}.base_url={srv.base_url}")]
+        r = iloop(home, *sets, "run", "--pool", str(f), "--max-rounds", "1")
+        assert r.exit_code == 0, r.output
+        summary = json.loads(r.stdout)
+        assert summary["rounds"] == 1 and summary["stop_reason"] == "max_rounds"
+        r = iloop(home, *sets, "run", "--resume")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["thread"] == summary["thread"]
+        r = iloop(home, "taxonomy", "--json")
+        data = json.loads(r.stdout)
+        assert data["canonical"] == {"en": 2, "zh": 2}
 
 
 def test_assets_list_and_graph(home):

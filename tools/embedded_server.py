@@ -44,9 +44,17 @@ def embedded_models(config: IloopConfig, roles: list[str]) -> list[str]:
     return sorted({config.role(r).model for r in roles if config.role(r).base_url == EMBEDDED})
 
 
-def _answers(url: str, alias: str) -> bool:
+def _port_open(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _answers(url: str, alias: str, timeout: float = 2.0) -> bool:
     try:
-        r = httpx.get(f"{url}/models", timeout=2.0)
+        r = httpx.get(f"{url}/models", timeout=timeout)
         return r.status_code == 200 and any(m.get("id") == alias for m in r.json().get("data", []))
     except (httpx.HTTPError, ValueError):
         return False
@@ -63,6 +71,15 @@ def start_server(config: IloopConfig, model: str, log_dir: Path) -> subprocess.P
     url = f"http://{config.server.host}:{port}/v1"
     if _answers(url, model):
         return None
+    if _port_open(config.server.host, port):
+        # Another process's server may be busy with a long request: wait for it rather than fight over the port.
+        deadline = time.monotonic() + config.server.startup_timeout_s
+        while time.monotonic() < deadline:
+            if _answers(url, model, timeout=10.0):
+                return None
+            time.sleep(1.0)
+        raise ServerError(f"port {port} on {config.server.host} is taken by something that is not the {model} "
+                          "server; set server.port_base to a free range")
     gguf = AssetStore(config.assets_path).path(model)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = open(log_dir / f"server-{model}.log", "ab")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from graph.config import IloopConfig
+from graph.config import EMBEDDED, IloopConfig
 from state.db import Store
 from state.models import LLMCall, TokenUsage
 from tools.embedded_server import endpoint
@@ -34,6 +34,27 @@ class ParseError(ValueError):
 
 class LLMEndpointError(RuntimeError):
     """The endpoint kept failing after all retries."""
+
+
+class ReplyCut(Exception):
+    """The server stopped the reply at the token limit (langchain-openai raises instead of returning it)."""
+
+
+def _is_length_cut(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if type(exc).__name__ == "LengthFinishReasonError":
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _failing(parse, message: str):
+    """A parser that rejects the (empty) reply with ``message``, so the repair attempt asks for a briefer one."""
+    def fail(text: str, _parse=parse):
+        if not text:
+            raise ParseError(message)
+        return _parse(text)
+    return fail
 
 
 @dataclass
@@ -96,10 +117,11 @@ def _retryable(exc: BaseException | None) -> bool:
 class LLM:
     def __init__(self, config: IloopConfig, store: Store, round_: int = 0) -> None:
         self.config, self.store, self.round = config, store, round_
-        self._models: dict[tuple[str, bool], Any] = {}
+        self._models: dict[tuple[str, bool, int], Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _chat_model(self, role: str, json_mode: bool):
-        key = (role, json_mode)
+    def _chat_model(self, role: str, json_mode: bool, max_tokens: int):
+        key = (role, json_mode, max_tokens)
         if key not in self._models:
             from langchain_openai import ChatOpenAI
 
@@ -111,14 +133,14 @@ class LLM:
                 kwargs["response_format"] = {"type": "json_object"}
             self._models[key] = ChatOpenAI(
                 model=model, base_url=base_url, api_key=api_key, temperature=rs.temperature,
-                max_tokens=rs.max_tokens, timeout=rs.timeout_s, max_retries=0,
+                max_tokens=max_tokens, timeout=rs.timeout_s, max_retries=0,
                 # llama.cpp's server ignores max_completion_tokens: without this a reply can run to n_ctx.
-                extra_body={"max_tokens": rs.max_tokens}, model_kwargs=kwargs)
+                extra_body={"max_tokens": max_tokens}, model_kwargs=kwargs)
         return self._models[key]
 
-    def params(self, role: str, json_mode: bool) -> dict[str, Any]:
+    def params(self, role: str, json_mode: bool, max_tokens: int | None = None) -> dict[str, Any]:
         rs = self.config.role(role)
-        return {"temperature": rs.temperature, "max_tokens": rs.max_tokens, "json": json_mode}
+        return {"temperature": rs.temperature, "max_tokens": max_tokens or rs.max_tokens, "json": json_mode}
 
     # ---- cache -------------------------------------------------------------------------------------------
     def _cached(self, key: str) -> LLMCall | None:
@@ -144,21 +166,26 @@ class LLM:
             s.commit()
 
     # ---- calls -------------------------------------------------------------------------------------------
-    async def _invoke(self, role: str, messages: Messages, json_mode: bool) -> tuple[str, tuple[int, int], bool]:
+    async def _invoke(self, role: str, messages: Messages, json_mode: bool, max_tokens: int | None
+                      ) -> tuple[str, tuple[int, int], bool]:
         _, model = endpoint(self.config, role)
-        key = cache_key(model, messages, self.params(role, json_mode))
+        params = self.params(role, json_mode, max_tokens)
+        key = cache_key(model, messages, params)
         hit = self._cached(key)
         if hit is not None:
             self._account(role, calls=1, cache_hits=1)
             return hit.response, (0, 0), True
         rs = self.config.role(role)
-        chat = self._chat_model(role, json_mode)
+        chat = self._chat_model(role, json_mode, params["max_tokens"])
         last: BaseException | None = None
         for attempt in range(rs.max_retries + 1):
             t0 = time.monotonic()
             try:
                 reply = await chat.ainvoke(messages)
             except Exception as exc:  # classified below; non-retryable errors propagate at once
+                if _is_length_cut(exc):
+                    self._account(role, calls=1)
+                    raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
                 if not _retryable(exc):
                     raise
                 last = exc
@@ -175,9 +202,15 @@ class LLM:
                                f"last error: {type(last).__name__}: {last}")
 
     async def _one(self, role: str, messages: Messages, parse: Callable[[str], T] | None, json_mode: bool,
-                   sem: asyncio.Semaphore) -> LLMResult[T]:
+                   sem: asyncio.Semaphore, max_tokens: int | None = None) -> LLMResult[T]:
         async with sem:
-            text, usage, cached = await self._invoke(role, messages, json_mode)
+            try:
+                text, usage, cached = await self._invoke(role, messages, json_mode, max_tokens)
+            except ReplyCut as cut:
+                text, usage, cached = "", (0, 0), False
+                if parse is None:
+                    return LLMResult(None, "", False, error=str(cut))
+                parse = _failing(parse, str(cut))
             if parse is None:
                 return LLMResult(text, text, True, cached=cached, prompt_tokens=usage[0], completion_tokens=usage[1])
             try:
@@ -187,7 +220,11 @@ class LLM:
                 repair = messages + [{"role": "assistant", "content": text},
                                      {"role": "user", "content": f"Your reply could not be used: {first}. Reply "
                                       "again with only the requested JSON, nothing else."}]
-                text2, usage2, cached2 = await self._invoke(role, repair, json_mode)
+                try:
+                    text2, usage2, cached2 = await self._invoke(role, repair, json_mode, max_tokens)
+                except ReplyCut as cut:
+                    self._account(role, rejections=1)
+                    return LLMResult(None, text, False, error=str(cut))
                 try:
                     value = parse(text2)
                 except ParseError as second:
@@ -198,12 +235,31 @@ class LLM:
                 return LLMResult(value, text2, True, cached=cached2, repaired=True,
                                  prompt_tokens=usage[0] + usage2[0], completion_tokens=usage[1] + usage2[1])
 
-    async def achat_many(self, role: str, batch: list[Messages], parse: Callable[[str], T] | None = None,
-                         json_mode: bool = False) -> list[LLMResult[T]]:
-        sem = asyncio.Semaphore(self.config.role(role).concurrency)
-        return list(await asyncio.gather(*(self._one(role, m, parse, json_mode, sem) for m in batch)))
+    async def achat_many(self, role: str, batch: list[Messages],
+                         parse: Callable[[str], T] | list[Callable[[str], T]] | None = None,
+                         json_mode: bool = False, max_tokens: int | None = None) -> list[LLMResult[T]]:
+        rs = self.config.role(role)
+        # llama.cpp's server answers one request at a time; two in flight only evict each other's prompt cache.
+        sem = asyncio.Semaphore(1 if rs.base_url == EMBEDDED else rs.concurrency)
+        parsers = parse if isinstance(parse, list) else [parse] * len(batch)
+        if len(parsers) != len(batch):
+            raise ValueError(f"{len(parsers)} parsers for {len(batch)} prompts")
+        return list(await asyncio.gather(*(self._one(role, m, p, json_mode, sem, max_tokens)
+                                           for m, p in zip(batch, parsers))))
 
-    def chat_many(self, role: str, batch: list[Messages], parse: Callable[[str], T] | None = None,
-                  json_mode: bool = False) -> list[LLMResult[T]]:
-        """Batch in, results out in the same order; failures to parse are results with ok=False."""
-        return asyncio.run(self.achat_many(role, batch, parse, json_mode))
+    def chat_many(self, role: str, batch: list[Messages],
+                  parse: Callable[[str], T] | list[Callable[[str], T]] | None = None,
+                  json_mode: bool = False, max_tokens: int | None = None) -> list[LLMResult[T]]:
+        """Batch in, results out in the same order; failures to parse are results with ok=False.
+
+        ``parse`` is one function for every prompt, or a list with one per prompt."""
+        # One loop per LLM object: ChatOpenAI's async HTTP client belongs to the loop that first used it, so a
+        # fresh asyncio.run() per batch would leave it bound to a closed loop.
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self.achat_many(role, batch, parse, json_mode, max_tokens))
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()

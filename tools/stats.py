@@ -12,10 +12,25 @@ from typing import Any
 import sqlalchemy as sa
 
 from state.db import Store
+from tools.taxonomy import domain_shares
 from state.models import (Conversation, ConversationTag, Decision, Domain, IngestedFile, Round, SteeringPriority,
                           Tag, TokenUsage)
 
 STATS_SCHEMA_VERSION = 1
+
+
+def graph_figures(store: Store) -> dict[str, Any]:
+    """The latest round's co-occurrence graph figures, from the metrics the measure node wrote."""
+    from state.models import Metric
+
+    m = Metric.__table__
+    names = ("graph_nodes", "graph_edges", "powerlaw_gamma", "powerlaw_ks", "powerlaw_loglog_r2")
+    with store.engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(m.c.round)).where(m.c.name == "graph_nodes")).scalar()
+        if last is None:
+            return {}
+        rows = conn.execute(sa.select(m.c.name, m.c.value).where(m.c.round == last, m.c.name.in_(names))).all()
+    return {"round": last, **{n: v for n, v in rows}}
 
 
 def _group(conn, column) -> dict[str, int]:
@@ -29,7 +44,9 @@ def collect(store: Store) -> dict[str, Any]:
         avg = conn.execute(sa.select(sa.func.avg(c.c.n_turns), sa.func.avg(c.c.n_chars))).one()
         multi = conn.execute(sa.select(sa.func.count()).where(c.c.n_turns > 1)).scalar() or 0
         tags_total = conn.execute(sa.select(sa.func.count()).select_from(Tag.__table__)).scalar() or 0
-        canonical = conn.execute(sa.select(sa.func.count()).where(Tag.__table__.c.canonical_id.is_(None))).scalar()
+        tag_status = {(lang, st): n for lang, st, n in conn.execute(
+            sa.select(Tag.__table__.c.lang, Tag.__table__.c.status, sa.func.count())
+            .group_by(Tag.__table__.c.lang, Tag.__table__.c.status)).all()}
         tagged = conn.execute(sa.select(sa.func.count(sa.distinct(ConversationTag.__table__.c.conversation_id)))
                               ).scalar() or 0
         domains = conn.execute(sa.select(sa.func.count()).select_from(Domain.__table__)).scalar() or 0
@@ -55,8 +72,13 @@ def collect(store: Store) -> dict[str, Any]:
                           "multi_turn": multi},
         "ingest": {"files": len(files), "records": sum(f["records"] for f in files),
                    "kept": sum(f["kept"] for f in files), "outcomes": dict(sorted(ingest_outcomes.items()))},
-        "tags": {"total": tags_total, "canonical": int(canonical or 0), "conversations_tagged": tagged},
-        "domains": {"total": domains},
+        "tags": {"total": tags_total, "canonical": sum(n for (_, st), n in tag_status.items() if st == "canonical"),
+                 "conversations_tagged": tagged,
+                 "by_status": {st: sum(n for (_, s2), n in tag_status.items() if s2 == st)
+                               for st in sorted({st for _, st in tag_status})},
+                 "canonical_by_lang": {lang: n for (lang, st), n in sorted(tag_status.items()) if st == "canonical"}},
+        "domains": {"total": domains, "conversations": domain_shares(store) if domains else {}},
+        "graph": graph_figures(store),
         "rounds": {"total": len(rounds), "last": rounds[-1][0] if rounds else 0,
                    "by_status": dict(Counter(s for _, s in rounds))},
         "decisions": {"total": sum(decisions.values()), "by_node": decisions},

@@ -1,40 +1,99 @@
-"""The LangGraph state machine on a real SQLite store, real Chroma and the real MiniLM."""
+"""The LangGraph state machine on a real SQLite store, real Chroma and the real MiniLM.
+
+The LLM roles point at a scripted OpenAI-compatible server here (the real packaged models are exercised in
+tests/agents/test_tagger_real.py); the graph, SQL, Chroma and embeddings are all real.
+"""
+import json
+import re
+
+import pytest
 import sqlalchemy as sa
 
 from agents import embed as embed_agent
 from graph.builder import build_graph, compile_with_checkpointer
+from graph.config import ROLES
+from graph.context import Resources, register
 from tests.conftest import chat, write_jsonl
+from tests.fakes import ScriptedOpenAI
+
+TOPICS = {"python": (["python programming", "debugging"], ["Python编程", "调试"]),
+          "cook": (["cooking", "recipe writing"], ["烹饪", "食谱写作"]),
+          "poem": (["poetry composition", "rhyme"], ["诗歌创作", "押韵"])}
+
+
+def fake_llm(body):
+    system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+    if system.startswith("You label"):
+        for key, (en, zh) in TOPICS.items():
+            if key in user.lower():
+                return json.dumps({"en": en, "zh": zh}, ensure_ascii=False)
+        return json.dumps({"en": ["general explanation", "reasoning"], "zh": ["一般解释", "推理"]}, ensure_ascii=False)
+    if system.startswith("You design"):
+        return json.dumps({"domains": [{"name": "software development", "description": "Code."},
+                                       {"name": "home and food", "description": "Cooking."},
+                                       {"name": "creative writing", "description": "Poems."}]})
+    if system.startswith("You place"):
+        tags = re.findall(r"^- (.+)$", user, re.M)
+        pick = lambda t: ("software development" if re.search("python|debug", t) else "home and food"
+                          if re.search("cook|recipe|烹饪|食谱", t) else "creative writing")
+        return json.dumps({"mapping": {t: pick(t) for t in tags}}, ensure_ascii=False)
+    raise AssertionError(f"unexpected prompt: {system[:60]}")
+
+
+@pytest.fixture
+def llm_res(config):
+    with ScriptedOpenAI(responder=fake_llm) as srv:
+        cfg = config.model_copy(update={
+            "roles": {r: config.role(r).model_copy(update={"base_url": srv.base_url}) for r in ROLES},
+            "tagging": config.tagging.model_copy(update={"batch_size": 5})})  # several batches per round
+        r = Resources(cfg)
+        register(r)
+        yield r
+
+
+def pool_file(tmp_path, n=24):
+    topics = ["python script fails with an index error", "cook a risotto for four", "write a poem about rain",
+              "explain why the sky is blue"]
+    return write_jsonl(tmp_path / "pool.jsonl", [chat(f"{topics[k % 4]} (case {k})") for k in range(n)])
 
 
 def run_config(res, thread="t1"):
     return {"configurable": {"thread_id": thread, "iloop_config": res.config.model_dump_json()}}
 
 
-def test_loop_ingests_embeds_measures_then_plateaus(res, tmp_path):
-    pool = write_jsonl(tmp_path / "pool.jsonl", [chat(f"Explain topic number {k} in detail") for k in range(25)])
+def test_loop_ingests_embeds_tags_analyses_then_plateaus(llm_res, tmp_path):
+    res = llm_res
+    pool = pool_file(tmp_path)
     graph = compile_with_checkpointer(tmp_path / "ck.sqlite")
     out = graph.invoke({"pools": [str(pool)]}, run_config(res))
     assert out["round"] == 2 and out["stop_reason"] == "plateau"  # round 2 found nothing new
     assert [h["growth"] for h in out["history"]][1] == 0.0
-    assert out["metrics"]["conversations_total"] == 25 and out["metrics"]["embedded_total"] == 25
+    m = out["metrics"]
+    assert m["conversations_total"] == 24 and m["embedded_total"] == 24 and m["conversations_tagged"] == 24
+    assert m["domains"] == 4 and m["tags_canonical"] == 16 and m["graph_nodes"] == 16
     with res.store.engine.connect() as conn:
         nodes = dict(conn.execute(sa.text("SELECT node, count(*) FROM decisions GROUP BY node")).all())
-        assert nodes == {"begin_round": 2, "ingest": 2, "embed": 2, "finish": 1}
-        assert conn.execute(sa.text("SELECT count(DISTINCT round) FROM metrics")).scalar() == 2
+        assert nodes["ingest"] == 2 and nodes["tagger"] == 1 and nodes["taxonomist"] >= 3
+        assert nodes["coverage_analyst"] >= 1 and nodes["finish"] == 1
+        steer = conn.execute(sa.text("SELECT count(*) FROM steering WHERE set_by='coverage_analyst'")).scalar()
+        zh_domain = conn.execute(sa.text("SELECT d.name FROM tags t JOIN domains d ON d.id = t.domain_id "
+                                         "WHERE t.name = '烹饪'")).scalar()
+    assert steer >= 1 and zh_domain == "home and food"
+    assert (res.config.home / "graphs" / "cooccurrence-round0001.json").exists()
 
 
-def test_max_rounds_stops_the_loop(res, tmp_path):
+def test_max_rounds_stops_the_loop(llm_res, tmp_path):
     pool = write_jsonl(tmp_path / "pool.jsonl", [chat("one")])
-    cfg = res.config.model_copy(update={"max_rounds": 1})
+    cfg = llm_res.config.model_copy(update={"max_rounds": 1})
     graph = compile_with_checkpointer(tmp_path / "ck.sqlite")
-    from graph.context import Resources, register
     r1 = Resources(cfg)
     register(r1)
     out = graph.invoke({"pools": [str(pool)]}, run_config(r1))
     assert out["round"] == 1 and out["stop_reason"] == "max_rounds"
 
 
-def test_resume_continues_from_the_checkpoint_after_a_crash(res, tmp_path, monkeypatch):
+def test_resume_continues_from_the_checkpoint_after_a_crash(llm_res, tmp_path, monkeypatch):
+    res = llm_res
     pool = write_jsonl(tmp_path / "pool.jsonl", [chat(f"question {k}") for k in range(5)])
     calls = {"ingest": 0}
     from agents import ingest as ingest_agent

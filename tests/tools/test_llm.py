@@ -110,3 +110,13 @@ def test_batch_keeps_order_under_concurrency(tmp_path):
         assert len(res) == 12 and all(r.ok for r in res)
         sent = [json.dumps(r["body"]["messages"]) for r in srv.requests]
         assert len(set(sent)) == 12
+
+
+def test_reply_cut_at_the_token_limit_gets_one_briefer_retry(tmp_path):
+    with ScriptedOpenAI([('{"en": ["a", "b", "c"', "length"), '{"en": ["short"]}']) as srv:
+        llm = make_llm(tmp_path, srv.base_url)
+        (res,) = llm.chat_many("tagger", [[{"role": "user", "content": "tag"}]], parse=tags, json_mode=True,
+                               max_tokens=20)
+        assert res.ok and res.value == ["short"] and res.repaired
+        assert srv.requests[0]["body"]["max_tokens"] == 20
+        assert "token limit" in srv.requests[1]["body"]["messages"][-1]["content"]

@@ -1,0 +1,116 @@
+"""Tag normalisation with the real packaged MiniLM on crafted synonyms and non-synonyms, and id stability."""
+import pytest
+import sqlalchemy as sa
+
+from graph.config import NormalizationThresholds, load_config
+from state.models import Conversation, TagMerge
+from state.taxonomy import add_alignments, link_tags, tag_ids
+from tools.embedder import Embedder
+from tools.normalize import normalize_language, scaled_min_freq
+
+MINILM = load_config(env={}).taxonomy.thresholds["minilm-l6-v2"]
+
+
+@pytest.fixture(scope="module")
+def embed(assets):
+    from graph.config import EmbeddingSettings
+    e = Embedder(EmbeddingSettings(), assets)
+    return e.encode
+
+
+_counter = {"n": 0}
+
+
+def add_conversations(store, tag_lists, lang="en"):
+    """One conversation per tag list; returns their ids."""
+    ids = []
+    with store.session() as s:
+        for tags in tag_lists:
+            _counter["n"] += 1
+            c = Conversation(content_hash=f"c{_counter['n']}", messages="[]", source="t", lang="en")
+            s.add(c)
+            s.flush()
+            ids.append(c.id)
+        s.commit()
+    for cid, tags in zip(ids, tag_lists):
+        link_tags(store, [(cid, t) for t in tag_ids(store, tags, lang).values()])
+    return ids
+
+
+def state(store):
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT t.name, t.status, c.name, t.id FROM tags t LEFT JOIN tags c "
+                                    "ON c.id = t.canonical_id")).all()
+    return {name: (status, canon, tid) for name, status, canon, tid in rows}
+
+
+def test_synonyms_merge_and_non_synonyms_stay(store, embed):
+    add_conversations(store, [["mathematical calculation", "python programming"]] * 3 +
+                      [["math calculation", "programming in python", "website development"],
+                       ["web development", "java programming"], ["web development", "unit conversion"],
+                       ["unit testing", "emotional support"], ["technical support", "cooking"], ["baking"]])
+    rep = normalize_language(store, "en", embed, MINILM, min_freq=1, round_=1)
+    st = state(store)
+    assert st["math calculation"][:2] == ("alias", "mathematical calculation")
+    assert st["programming in python"][:2] == ("alias", "python programming")
+    assert st["website development"][:2] == ("alias", "web development")  # DBSCAN pass (cosine 0.88)
+    for tag in ("java programming", "unit conversion", "unit testing", "emotional support", "technical support",
+                "cooking", "baking", "python programming", "web development"):
+        assert st[tag][0] == "canonical", tag
+    assert rep.threshold_merges == 2 and rep.dbscan_merges == 1
+    assert {m[3] for m in rep.sample_merges} == {"threshold", "dbscan"}
+
+
+def test_paper_thresholds_over_merge_with_minilm(store, embed):
+    # The BGE-tuned eps 0.47 merges distinct skills (cosine 0.64) with MiniLM: why the setting is per model.
+    add_conversations(store, [["python programming"], ["java programming"], ["cooking"], ["cooking"], ["baking"],
+                              ["unit conversion"], ["unit testing"]])
+    rep = normalize_language(store, "en", embed, NormalizationThresholds(), min_freq=1, round_=1)
+    assert ("baking", "cooking") in [(a, b) for a, b, _, _ in rep.sample_merges]
+    store2_rep = normalize_language(store, "en", embed, MINILM, min_freq=1, round_=2)
+    assert store2_rep.dbscan_merges == 0 and state(store)["baking"][0] == "canonical"
+
+
+def test_canonical_ids_survive_growth_and_merges_are_recorded(store, embed):
+    add_conversations(store, [["python programming", "sql optimization"]] * 2 + [["cooking"]])
+    normalize_language(store, "en", embed, MINILM, 1, round_=1)
+    before = {n: v[2] for n, v in state(store).items() if v[0] == "canonical"}
+    # New data: a much more frequent synonym of an old canonical tag, and a new skill.
+    add_conversations(store, [["programming in python"]] * 6 + [["sql query optimization"]] * 4 + [["baking"]])
+    rep = normalize_language(store, "en", embed, MINILM, 1, round_=2)
+    after = state(store)
+    for name, tid in before.items():
+        assert after[name][0] == "canonical" and after[name][2] == tid, name
+    assert after["programming in python"][:2] == ("alias", "python programming")
+    assert after["sql query optimization"][:2] == ("alias", "sql optimization")
+    with store.engine.connect() as conn:
+        merges = conn.execute(sa.select(TagMerge.__table__.c.round, TagMerge.__table__.c.method)).all()
+        freq = conn.execute(sa.text("SELECT frequency FROM tags WHERE name='python programming'")).scalar()
+    assert merges and all(r == 2 for r, _ in merges)
+    assert freq == 8  # the group's conversations: 2 old + 6 new
+    assert rep.canonical == 4  # python, sql, cooking, baking
+
+
+def test_noise_cut_scales_with_the_pool_and_marks_rare_tags(store, embed):
+    assert scaled_min_freq(7_000_000, 100, 7_000_000) == 100
+    assert scaled_min_freq(20_000, 100, 7_000_000) == 1
+    assert scaled_min_freq(1_000_000, 100, 7_000_000) == 15
+    assert scaled_min_freq(50, 100, 7_000_000, override=3) == 3
+    add_conversations(store, [["calculus"]] * 3 + [["origami"]])
+    normalize_language(store, "en", embed, MINILM, min_freq=2, round_=1)
+    st = state(store)
+    assert st["calculus"][0] == "canonical" and st["origami"][0] == "noise"
+
+
+def test_chinese_tags_merge_through_their_aligned_english_tag(store, embed):
+    convs = add_conversations(store, [["python programming"]] * 3 + [["programming in python"], ["cooking"]])
+    zh_names = ["Python编程", "Python编程", "Python编程", "用Python编程", "烹饪"]
+    for cid, en_name, zh in zip(convs, ["python programming"] * 3 + ["programming in python", "cooking"], zh_names):
+        zh_id = tag_ids(store, [zh], "zh")[zh]
+        link_tags(store, [(cid, zh_id)])
+        add_alignments(store, [(tag_ids(store, [en_name], "en")[en_name], zh_id)])
+    normalize_language(store, "en", embed, MINILM, 1, round_=1)
+    rep = normalize_language(store, "zh", None, MINILM, 1, round_=1)
+    st = state(store)
+    assert st["用Python编程"][:2] == ("alias", "Python编程")
+    assert st["烹饪"][0] == "canonical" and rep.threshold_merges == 1

@@ -1,0 +1,84 @@
+import jinja2
+import pytest
+
+from graph.config import TaggingSettings
+from tools.llm import ParseError
+from tools.prompts import render, render_messages
+from tools.tagging import conversation_text, format_input, parse_output
+
+S = TaggingSettings()
+
+
+def test_format_input_renders_rules_and_dialogue():
+    msgs = format_input([{"role": "system", "content": "ignored"}, {"role": "user", "content": "Sort a list"},
+                         {"role": "assistant", "content": "Use sorted()"}], S)
+    assert [m["role"] for m in msgs] == ["system", "user"]
+    assert "2 to 8 tags" in msgs[0]["content"] and '"python programming" / "Python编程"' in msgs[0]["content"]
+    assert msgs[1]["content"].endswith("User: Sort a list\nAssistant: Use sorted()")
+
+
+def test_long_conversations_are_cut_by_the_documented_rule():
+    s = TaggingSettings(max_chars=1200, first_turn_chars=500, turn_chars=100)
+    msgs = [{"role": "user", "content": "A" * 2000}, {"role": "assistant", "content": "B" * 2000}] * 5
+    text = conversation_text(msgs, s)
+    lines = text.split("\n")
+    assert lines[0] == "User: " + "A" * 500 + " [...]"
+    assert lines[1] == "Assistant: " + "B" * 100 + " [...]"
+    assert lines[-1] == "[... later turns omitted]" and len(text) <= 1200 + 40
+
+
+@pytest.mark.parametrize("reply", [
+    '{"en": ["Python Programming", "sorting algorithms"], "zh": ["Python编程", "排序算法"]}',
+    '```json\n{"en": ["python programming", "sorting algorithms"], "zh": ["Python编程", "排序算法"]}\n```',
+    'Here you go:\n{"en": ["python programming.", " sorting  algorithms", "knowledge"], "zh": ["Python编程", "排序算法"]}',
+])
+def test_good_and_fenced_replies_parse_and_clean(reply):
+    assert parse_output(reply, S) == {"en": ["python programming", "sorting algorithms"], "zh": ["Python编程", "排序算法"]}
+
+
+@pytest.mark.parametrize("reply,match", [
+    ('{"en": ["python programming", "sorting"]}', '"zh" must be a list'),
+    ('{"en": ["python programming", "sorting"], "zh": ["Python编程"', "not valid JSON|no \\{"),
+    ("I think the tags are python and sorting.", "not JSON"),
+    ('{"en": ["python programming"], "zh": ["Python编程"]}', "needs 2 to 8"),
+    ('{"en": ["python编程", "sorting"], "zh": ["Python编程", "排序"]}', "contains Chinese"),
+    ('{"en": ["python programming", "sorting"], "zh": ["programming", "sorting"]}', "written in Chinese"),
+    ('{"en": ["a tag that is really a whole sentence describing what the user wants", "x y"], "zh": ["编程", "排序"]}',
+     "too long"),
+    ('{"en": [1, 2], "zh": ["编程", "排序"]}', "not a string"),
+])
+def test_partial_and_garbage_replies_are_rejected_with_a_reason(reply, match):
+    with pytest.raises(ParseError, match=match):
+        parse_output(reply, S)
+
+
+def test_untranslatable_terms_may_stay_in_the_zh_list():
+    got = parse_output('{"en": ["javascript", "web development"], "zh": ["JavaScript", "网页开发"]}', S)
+    assert got["zh"] == ["JavaScript", "网页开发"]
+
+
+def test_extra_tags_are_cut_and_duplicates_dropped():
+    en = [f"skill {k}" for k in range(12)] + ["skill 0"]
+    zh = [f"技能{k}" for k in range(12)]
+    got = parse_output(f'{{"en": {en!r}, "zh": {zh!r}}}'.replace("'", '"'), S)
+    assert got["en"] == [f"skill {k}" for k in range(8)] and len(got["zh"]) == 8
+
+
+def test_copied_style_tags_are_rejected_unless_the_dialogue_needs_them():
+    reply = '{"en": ["poetry composition", "contract law"], "zh": ["诗歌创作", "合同法"]}'
+    with pytest.raises(ParseError, match="copied"):
+        parse_output(reply, S, dialogue="User: what is the boiling point of water?")
+    assert parse_output(reply, S, dialogue="User: write a poem about contract law")["en"][0] == "poetry composition"
+
+
+def test_prompt_templates_are_strict():
+    with pytest.raises(jinja2.UndefinedError):
+        render("tagger.j2", min_tags=2, max_tags=8, style=[])
+    msgs = render_messages("domain_induce.j2", tags=[("python programming", 3)], max_domains=5, min_domains=2)
+    assert msgs[-1]["role"] == "user" and "- python programming (3)" in msgs[-1]["content"]
+
+
+def test_single_bad_tags_are_dropped_when_enough_good_ones_remain():
+    got = parse_output('{"en": ["python programming", "sorting", "doctor照顾", "' + "x" * 80 + '"], '
+                       '"zh": ["Python编程", "排序", "sorting"]}', S)
+    assert got == {"en": ["python programming", "sorting"], "zh": ["Python编程", "排序", "sorting"]}

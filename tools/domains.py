@@ -1,0 +1,90 @@
+"""Domain induction and fine-tag -> domain mapping (two LLM units, each with format_input / parse_output)."""
+from __future__ import annotations
+
+import re
+
+from tools.llm import ParseError, parse_json_object
+from tools.prompts import render_messages
+
+OTHER = "other"
+_NAME = re.compile(r"^[a-z][a-z0-9 &/,'-]{1,58}$")
+
+
+def format_induce(tags: list[tuple[str, int]], max_domains: int, min_domains: int = 4) -> list[dict[str, str]]:
+    return render_messages("domain_induce.j2", tags=tags, max_domains=max_domains, min_domains=min_domains)
+
+
+def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict[str, str]]:
+    obj = parse_json_object(text)
+    items = obj.get("domains")
+    if not isinstance(items, list):
+        raise ParseError('expected {"domains": [{"name": ..., "description": ...}]}')
+    out, seen = [], set()
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ParseError(f"domains[{k}] must be an object with a string 'name'")
+        name = re.sub(r"\s+", " ", item["name"].strip().lower())
+        desc = item.get("description", "")
+        if not isinstance(desc, str) or not desc.strip():
+            raise ParseError(f'domain "{name}" needs a one-sentence description')
+        if not _NAME.match(name):
+            raise ParseError(f'domain name "{name}" must be 2-60 lower-case letters/words')
+        if name == OTHER or name in seen:
+            continue
+        seen.add(name)
+        out.append({"name": name, "description": desc.strip()[:400]})
+    if not min_domains <= len(out) <= max_domains:
+        raise ParseError(f"need {min_domains} to {max_domains} distinct domains, got {len(out)}")
+    return out
+
+
+def format_map(tags: list[str], domains: list[dict[str, str]]) -> list[dict[str, str]]:
+    return render_messages("domain_map.j2", tags=tags, domains=domains)
+
+
+def parse_map(text: str, tags: list[str], domain_names: list[str]) -> dict[str, str]:
+    """tag -> domain name; tags left out or given an unknown category map to 'other' (the caller counts them)."""
+    obj = parse_json_object(text)
+    mapping = obj.get("mapping", obj)
+    if not isinstance(mapping, dict):
+        raise ParseError('expected {"mapping": {"<tag>": "<category>"}}')
+    lookup = {n.lower(): n for n in domain_names}
+    norm = {str(k).strip().lower(): v for k, v in mapping.items()}
+    out = {}
+    for tag in tags:
+        value = norm.get(tag.strip().lower())
+        out[tag] = lookup.get(value.strip().lower(), OTHER) if isinstance(value, str) else OTHER
+    if all(v == OTHER for v in out.values()) and len(tags) > 1:
+        raise ParseError("no tag was mapped to a listed category; use the category names exactly as listed")
+    return out
+
+
+def scaled_top_k(tagged: int, paper_pool: int, override: int = 0) -> int:
+    if override:
+        return override
+    return int(min(1000, max(60, round(1000 * tagged / paper_pool))))
+
+
+def format_name(tags: list[str]) -> list[dict[str, str]]:
+    return render_messages("domain_name.j2", tags=tags)
+
+
+def parse_name(text: str) -> dict[str, str]:
+    obj = parse_json_object(text)
+    return parse_induce(f'{{"domains": [{_dump(obj)}]}}', max_domains=1, min_domains=1)[0]
+
+
+def _dump(obj) -> str:
+    import json
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def cluster_tags(vectors, n_clusters: int) -> list[int]:
+    """Agglomerative (average linkage, cosine) cluster labels: the fallback when one LLM call cannot induce a
+    sensible list of domains (small models return one domain per tag); the LLM then only names each cluster."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    n_clusters = max(1, min(n_clusters, len(vectors)))
+    if n_clusters == 1:
+        return [0] * len(vectors)
+    return AgglomerativeClustering(n_clusters=n_clusters, metric="cosine", linkage="average").fit(vectors).labels_.tolist()
