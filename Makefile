@@ -32,7 +32,7 @@ assets: install
 demo: install
 	$(BIN)/iloop --home $(HOME_DIR) init
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
-	$(BIN)/iloop --home $(HOME_DIR) run
+	$(BIN)/iloop --home $(HOME_DIR) run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 
 test: install

@@ -43,8 +43,14 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
                         "powerlaw_loglog_r2": fit["loglog_r2"]})
     res.store.record_metrics(round_, metrics)
     res.store.finish_round(round_, "done", {"metrics": metrics})
-    return {"metrics": metrics, "history": [{"round": round_, "growth": metrics["growth"],
-                                             "conversations_total": metrics["conversations_total"]}]}
+    # Growth is the larger of dataset growth and coverage growth (new canonical tags): a round that only tags
+    # more of the pool still widens what the loop knows, so it is not a plateau.
+    prev_tags = (state.get("history") or [{}])[-1].get("tags_canonical", 0)
+    tag_growth = (metrics["tags_canonical"] - prev_tags) / max(1, prev_tags)
+    growth = max(metrics["growth"], tag_growth)
+    return {"metrics": metrics, "history": [{"round": round_, "growth": growth, "tag_growth": tag_growth,
+                                             "conversations_total": metrics["conversations_total"],
+                                             "tags_canonical": metrics["tags_canonical"]}]}
 
 
 def stop_reason(state: IloopState, max_rounds: int, min_growth: float) -> str:

@@ -20,7 +20,6 @@ from state.models import ConversationTag, Domain, Tag
 def build_graph(store: Store) -> nx.Graph:
     t, ct, d = Tag.__table__, ConversationTag.__table__, Domain.__table__
     canon = sa.func.coalesce(t.c.canonical_id, t.c.id)
-    g = nx.Graph()
     with store.engine.connect() as conn:
         names = {row.id: row for row in conn.execute(
             sa.select(t.c.id, t.c.name, t.c.lang, d.c.name.label("domain"))
@@ -29,17 +28,23 @@ def build_graph(store: Store) -> nx.Graph:
         for conv_id, tag_id in conn.execute(sa.select(ct.c.conversation_id, canon.label("c"))
                                             .select_from(ct.join(t, ct.c.tag_id == t.c.id))):
             per_conv[conv_id].add(tag_id)
+    return graph_from_assignments(per_conv.values(), {i: (r.name, r.lang, r.domain) for i, r in names.items()})
+
+
+def graph_from_assignments(assignments, attrs: dict[int, tuple[str, str, str | None]] | None = None) -> nx.Graph:
+    """The graph from per-conversation canonical tag sets (pure: the benchmark drives it directly)."""
+    attrs = attrs or {}
     freq: Counter = Counter()
     edges: Counter = Counter()
-    for tags in per_conv.values():
+    for tags in assignments:
         freq.update(tags)
-        edges.update(combinations(sorted(tags), 2))
+        if len(tags) > 1:
+            edges.update(combinations(sorted(tags), 2))
+    g = nx.Graph()
     for tag_id, n in freq.items():
-        row = names.get(tag_id)
-        g.add_node(tag_id, name=row.name if row else str(tag_id), lang=row.lang if row else "",
-                   domain=(row.domain if row else None) or "", frequency=n)
-    for (a, b), w in edges.items():
-        g.add_edge(a, b, weight=w)
+        name, lang, domain = attrs.get(tag_id, (str(tag_id), "", ""))
+        g.add_node(tag_id, name=name, lang=lang, domain=domain or "", frequency=n)
+    g.add_edges_from((a, b, {"weight": w}) for (a, b), w in edges.items())
     return g
 
 

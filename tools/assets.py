@@ -84,7 +84,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
 BUILTIN_POOLS = {"sharegpt": ("sharegpt", "sharegpt.json"),
                  "alpaca-en": ("alpaca", "alpaca/alpaca_en_demo.json"),
                  "alpaca-zh": ("alpaca", "alpaca/alpaca_zh_demo.json")}
-TEST_ASSETS = ("smollm2-135m", "qwen2.5-coder-0.5b", "minilm-l6-v2", "sharegpt", "alpaca", "mt-bench", "alpaca-eval", "ifeval")
+TEST_ASSETS = ("smollm2-135m", "qwen2.5-coder-1.5b", "minilm-l6-v2", "sharegpt", "alpaca", "mt-bench", "alpaca-eval", "ifeval")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

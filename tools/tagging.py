@@ -15,6 +15,7 @@ from tools.llm import ParseError, parse_json_object
 from tools.prompts import render_messages
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LIST_SEP = re.compile(r"\s*[，,;；、]\s*")
 _TRIM = " \t\r\n\"'`.,;:!?-*#()[]{}<>。，；：！？、“”‘’（）【】《》"
 _COARSE = {"knowledge", "language", "question answering", "helpfulness", "text", "general knowledge", "writing",
            "知识", "语言", "问答", "文本"}
@@ -92,6 +93,8 @@ def parse_output(text: str, s: TaggingSettings, dialogue: str = "") -> dict[str,
             raise ParseError(f'"{lang}" must be a list of tags, got {type(raw).__name__}')
         tags: list[str] = []
         problems: list[str] = []
+        # Small models often put a whole list into one string ("回收，环境影响"): split it back into tags.
+        raw = [part for item in raw for part in (_LIST_SEP.split(item) if isinstance(item, str) else [item])]
         for item in raw:
             tag = clean_tag(item, lang)
             if not tag or tag in tags or tag in _COARSE:

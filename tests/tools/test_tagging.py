@@ -82,3 +82,8 @@ def test_single_bad_tags_are_dropped_when_enough_good_ones_remain():
     got = parse_output('{"en": ["python programming", "sorting", "doctor照顾", "' + "x" * 80 + '"], '
                        '"zh": ["Python编程", "排序", "sorting"]}', S)
     assert got == {"en": ["python programming", "sorting"], "zh": ["Python编程", "排序", "sorting"]}
+
+
+def test_a_list_packed_into_one_string_is_split():
+    got = parse_output('{"en": ["recycling, environmental impact"], "zh": ["回收，环境影响"]}', S)
+    assert got == {"en": ["recycling", "environmental impact"], "zh": ["回收", "环境影响"]}
