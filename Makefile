@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test assets bench clean
+.PHONY: install browser demo test assets bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,17 @@ demo: install
 	$(BIN)/iloop --home $(HOME_DIR) run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 
-test: install
+# The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: install browser
 	$(BIN)/python -m pytest -q -rs --durations=15
 
 bench: install
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_taxonomy.py
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

@@ -63,7 +63,8 @@ def main() -> None:
     st.caption("by origin: " + ", ".join(f"{k} {v}" for k, v in conv["by_origin"].items()) +
                " · by language: " + ", ".join(f"{k} {v}" for k, v in conv["by_lang"].items()))
 
-    tab_rounds, tab_decisions, tab_steer = st.tabs(["Rounds and metrics", "Decisions", "Steering"])
+    tab_rounds, tab_tax, tab_decisions, tab_steer = st.tabs(["Rounds and metrics", "Taxonomy", "Decisions",
+                                                             "Steering"])
     with tab_rounds:
         rounds = frame(store, sa.select(Round.__table__).order_by(Round.__table__.c.number))
         st.dataframe(rounds, hide_index=True)
@@ -75,6 +76,25 @@ def main() -> None:
             if chosen:
                 st.line_chart(wide[chosen])
             st.dataframe(wide, hide_index=False)
+    with tab_tax:
+        if stats["tags"]["total"]:
+            from graph.context import Resources
+            from tools.taxonomy_view import taxonomy_view
+
+            view = taxonomy_view(Resources(load_config(_home_arg())), top=12)
+            st.write(f"canonical tags: {view['canonical']} · aliases: {view['aliases_total']} · noise: "
+                     f"{view['noise']} · graph: {view['graph']['nodes']} nodes, {view['graph']['edges']} edges")
+            if view["power_law"]:
+                fit = view["power_law"]
+                st.write(f"degree power law: gamma {fit['gamma']} (d_min {fit['d_min']}, KS {fit['ks_distance']}), "
+                         f"log-log slope {fit['loglog_slope']} (R² {fit['loglog_r2']})")
+            st.dataframe(pd.DataFrame([{"domain": d["name"], "conversations": d["conversations"], "tags": d["n_tags"],
+                                        "top tags": ", ".join(t["name"] + (f" / {t['zh']}" if t["zh"] else "")
+                                                              for t in d["tags"])} for d in view["domains"]]),
+                         hide_index=True)
+            st.dataframe(pd.DataFrame(view["aliases"]), hide_index=True)
+        else:
+            st.info("No tags yet: `iloop tag` or `iloop run` tags the pool.")
     with tab_decisions:
         d = Decision.__table__
         nodes = ["(all)"] + list(stats["decisions"]["by_node"])

@@ -12,9 +12,17 @@ def test_console_shows_store_and_saves_a_priority(config, store, tmp_path, monke
     n = store.start_round("t")
     store.record_metrics(n, {"conversations_total": 2})
     store.record_decision(n, "ingest", "file:p.jsonl", "ingest", "2 of 2 kept")
+    from state.taxonomy import link_tags, tag_ids
+    ids = tag_ids(store, ["python programming", "debugging"], "en")
+    link_tags(store, [(1, ids["python programming"]), (1, ids["debugging"]), (2, ids["debugging"])])
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO domains (name, description, round_created) VALUES ('software', 'code', 1)"))
+        conn.execute(sa.text("UPDATE tags SET status='canonical', frequency=1, domain_id=1"))
     at = AppTest.from_file("../app.py", default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "instruct-loop console"
+    table_text = " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "software" in table_text and "python programming" in table_text
     assert [m.value for m in at.metric][:2] == ["2", "1"]
     form_kind = [s for s in at.selectbox if s.label == "kind"][0]
     form_kind.select("domain")
