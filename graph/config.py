@@ -90,7 +90,7 @@ class TaggingSettings(BaseModel):
     """The tagger node: which conversations, how much of each, what a valid reply is."""
 
     model_config = ConfigDict(extra="forbid")
-    max_per_round: int = Field(120, ge=0, description="Untagged conversations tagged per round (a seeded random "
+    max_per_round: int = Field(64, ge=0, description="Untagged conversations tagged per round (a seeded random "
                                "sample); 0 = all. On CPU the 0.5B tagger needs seconds per conversation.")
     batch_size: int = Field(32, ge=1, description="Conversations per LLM batch; results are stored per batch.")
     max_chars: int = Field(3000, ge=200, description="Budget for the joined conversation text in the prompt.")

@@ -87,9 +87,12 @@ def dbscan_clusters(vecs: np.ndarray, eps: float, min_samples: int) -> np.ndarra
     return DBSCAN(eps=eps, min_samples=min_samples, metric="cosine", algorithm="brute").fit(vecs).labels_
 
 
-def alignment_pairs(store: Store, tags, min_share: float = 0.5) -> list[tuple[int, int, float]]:
+def alignment_pairs(store: Store, tags, min_share: float = 0.5, min_count: int = 2
+                    ) -> list[tuple[int, int, float]]:
     """For a language the embedder cannot read: tags whose main English partner (by aligned count) resolves to
-    the same English canonical tag are treated as similar, with similarity = the smaller partner share."""
+    the same English canonical tag are treated as similar, with similarity = the smaller partner share. The main
+    partner must hold more than ``min_share`` of the tag's aligned count and at least ``min_count`` of it: a single
+    pairing can come from a reply whose two lists were not in the same order."""
     t, a = Tag.__table__, TagAlignment.__table__
     index = {row.id: k for k, row in enumerate(tags)}
     with store.engine.connect() as conn:
@@ -102,7 +105,7 @@ def alignment_pairs(store: Store, tags, min_share: float = 0.5) -> list[tuple[in
     for k, counts in partners.items():
         best, n = max(counts.items(), key=lambda kv: kv[1])
         share = n / sum(counts.values())
-        if share >= min_share:
+        if share > min_share and n >= min_count:
             groups[best].append((k, share))
     pairs = []
     for members in groups.values():

@@ -21,7 +21,7 @@ from tools.normalize import normalize_language, scaled_min_freq
 MIN_TAGS_FOR_DOMAINS = 8
 # Domain lists and tag mappings are longer than a role's usual reply: these calls get their own token budgets.
 INDUCE_MAX_TOKENS = 1500
-MAP_TOKENS_PER_TAG = 24
+MAP_TOKENS_PER_TAG = 10
 
 
 def tagged_count(store) -> int:

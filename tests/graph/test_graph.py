@@ -33,10 +33,9 @@ def fake_llm(body):
                                        {"name": "home and food", "description": "Cooking."},
                                        {"name": "creative writing", "description": "Poems."}]})
     if system.startswith("You place"):
-        tags = re.findall(r"^- (.+)$", user, re.M)
-        pick = lambda t: ("software development" if re.search("python|debug", t) else "home and food"
-                          if re.search("cook|recipe|烹饪|食谱", t) else "creative writing")
-        return json.dumps({"mapping": {t: pick(t) for t in tags}}, ensure_ascii=False)
+        tags = re.findall(r"^\d+\. (.+)$", user, re.M)
+        pick = lambda t: (1 if re.search("python|debug", t) else 2 if re.search("cook|recipe|烹饪|食谱", t) else 3)
+        return json.dumps({str(k + 1): pick(t) for k, t in enumerate(tags)})
     raise AssertionError(f"unexpected prompt: {system[:60]}")
 
 

@@ -24,19 +24,23 @@ def test_induce_rejects_bad_lists(reply, match):
         parse_induce(reply, max_domains=5)
 
 
-def test_map_unknown_and_missing_tags_go_to_other():
+def test_map_reads_numbers_and_names_and_sends_the_rest_to_other():
+    got = parse_map('{"1": 2, "2": "1", "3": 0, "9": 1}', ["calculus", "python programming", "poetry", "cooking"],
+                    ["software development", "mathematics"])
+    assert got == {"calculus": "mathematics", "python programming": "software development", "poetry": "other",
+                   "cooking": "other"}
     got = parse_map('{"mapping": {"Python Programming": "software development", "calculus": "Mathematics", '
                     '"poetry": "arts"}}', ["python programming", "calculus", "poetry", "cooking"],
                     ["software development", "mathematics"])
     assert got == {"python programming": "software development", "calculus": "mathematics", "poetry": "other",
                    "cooking": "other"}
-    with pytest.raises(ParseError, match="no tag was mapped"):
+    with pytest.raises(ParseError, match="no tag was given"):
         parse_map('{"mapping": {"a": "zzz", "b": "yyy"}}', ["a", "b"], ["mathematics"])
 
 
 def test_map_prompt_lists_the_classification_standard():
     msgs = format_map(["calculus"], [{"name": "mathematics", "description": "Numbers and proofs."}])
-    assert "- mathematics: Numbers and proofs." in msgs[0]["content"] and "- calculus" in msgs[1]["content"]
+    assert "1. mathematics: Numbers and proofs." in msgs[0]["content"] and "1. calculus" in msgs[1]["content"]
 
 
 def test_name_and_scaling_and_clusters():

@@ -103,9 +103,11 @@ def test_noise_cut_scales_with_the_pool_and_marks_rare_tags(store, embed):
 
 
 def test_chinese_tags_merge_through_their_aligned_english_tag(store, embed):
-    convs = add_conversations(store, [["python programming"]] * 3 + [["programming in python"], ["cooking"]])
-    zh_names = ["Python编程", "Python编程", "Python编程", "用Python编程", "烹饪"]
-    for cid, en_name, zh in zip(convs, ["python programming"] * 3 + ["programming in python", "cooking"], zh_names):
+    convs = add_conversations(store, [["python programming"]] * 3 + [["programming in python"]] * 2 +
+                              [["cooking"], ["baking"]])
+    zh_names = ["Python编程"] * 3 + ["用Python编程"] * 2 + ["烹饪", "烘焙"]
+    en_names = ["python programming"] * 3 + ["programming in python"] * 2 + ["cooking", "baking"]
+    for cid, en_name, zh in zip(convs, en_names, zh_names):
         zh_id = tag_ids(store, [zh], "zh")[zh]
         link_tags(store, [(cid, zh_id)])
         add_alignments(store, [(tag_ids(store, [en_name], "en")[en_name], zh_id)])
@@ -113,4 +115,5 @@ def test_chinese_tags_merge_through_their_aligned_english_tag(store, embed):
     rep = normalize_language(store, "zh", None, MINILM, 1, round_=1)
     st = state(store)
     assert st["用Python编程"][:2] == ("alias", "Python编程")
-    assert st["烹饪"][0] == "canonical" and rep.threshold_merges == 1
+    assert st["烹饪"][0] == "canonical" and st["烘焙"][0] == "canonical"  # one pairing each: not enough to merge
+    assert rep.threshold_merges == 1
