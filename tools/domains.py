@@ -10,8 +10,13 @@ OTHER = "other"
 _NAME = re.compile(r"^[a-z][a-z0-9 &/,'-]{1,58}$")
 
 
+def target_domains(n_tags: int, max_domains: int) -> int:
+    return int(min(max_domains, max(4, round((n_tags / 2) ** 0.5))))
+
+
 def format_induce(tags: list[tuple[str, int]], max_domains: int, min_domains: int = 4) -> list[dict[str, str]]:
-    return render_messages("domain_induce.j2", tags=tags, max_domains=max_domains, min_domains=min_domains)
+    return render_messages("domain_induce.j2", tags=tags, max_domains=max_domains, min_domains=min_domains,
+                           target=target_domains(len(tags), max_domains))
 
 
 def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict[str, str]]:
@@ -90,12 +95,13 @@ def _dump(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def cluster_tags(vectors, n_clusters: int) -> list[int]:
-    """Agglomerative (average linkage, cosine) cluster labels: the fallback when one LLM call cannot induce a
-    sensible list of domains (small models return one domain per tag); the LLM then only names each cluster."""
-    from sklearn.cluster import AgglomerativeClustering
+def cluster_tags(vectors, n_clusters: int, seed: int = 0) -> list[int]:
+    """k-means on unit vectors (spherical k-means in effect) cluster labels: the fallback when one LLM call cannot
+    induce a sensible list of domains; the LLM then only names each cluster. (Average-linkage clustering was tried
+    first and gave one giant cluster plus singletons on real tags.)"""
+    from sklearn.cluster import KMeans
 
     n_clusters = max(1, min(n_clusters, len(vectors)))
     if n_clusters == 1:
         return [0] * len(vectors)
-    return AgglomerativeClustering(n_clusters=n_clusters, metric="cosine", linkage="average").fit(vectors).labels_.tolist()
+    return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(vectors).labels_.tolist()

@@ -14,7 +14,7 @@ from state.models import ConversationTag, Domain, Tag
 from state.taxonomy import canonical_alignment
 from state.vectors import collection_name
 from tools.domains import (OTHER, cluster_tags, format_induce, format_map, format_name, parse_induce, parse_map,
-                           parse_name, scaled_top_k)
+                           parse_name, scaled_top_k, target_domains)
 from tools.embedder import cached_vectors
 from tools.normalize import normalize_language, scaled_min_freq
 
@@ -95,8 +95,7 @@ def induce_domains(res, llm, round_: int) -> dict:
 def _cluster_and_name(res, llm, names: list[str]) -> list[dict[str, str]]:
     cfg = res.config.taxonomy
     vecs = cached_vectors(res.embedder, res.vectors, collection_name("tags", res.config.embedding.model), names, "en:")
-    n = int(min(cfg.max_domains, max(4, round((len(names) / 2) ** 0.5))))
-    labels = cluster_tags(vecs, n)
+    labels = cluster_tags(vecs, target_domains(len(names), cfg.max_domains), seed=res.config.seed)
     groups: dict[int, list[str]] = defaultdict(list)
     for name, label in zip(names, labels):
         groups[label].append(name)
@@ -111,25 +110,39 @@ def _cluster_and_name(res, llm, names: list[str]) -> list[dict[str, str]]:
 
 
 def map_tags(res, llm, round_: int) -> dict:
+    """English tags through the LLM first; then Chinese tags take their aligned English tag's domain; the Chinese
+    tags left (no aligned partner with a domain) go through the LLM too."""
     domains = _domains(res.store)
     if not domains:
         return {"mapped": 0, "other": 0}
+    counts: Counter = Counter()
+    _llm_map(res, llm, round_, _canonical(res.store, "en", unmapped=True), domains, counts)
+    counts["via_alignment"] = _map_by_alignment(res.store)
+    _llm_map(res, llm, round_, _canonical(res.store, unmapped=True), domains, counts)
+    return {k: counts[k] for k in ("mapped", OTHER, "via_alignment", "rejected_batches")}
+
+
+def _map_by_alignment(store) -> int:
     t = Tag.__table__
-    via_alignment = 0
-    with res.store.engine.begin() as conn:
-        # Chinese canonical tags follow their most co-assigned English tag when that one has a domain.
-        best: dict[int, tuple[int, int]] = {}
-        for (en_id, zh_id), n in canonical_alignment(res.store).items():
-            if n > best.get(zh_id, (0, 0))[1]:
-                best[zh_id] = (en_id, n)
+    best: dict[int, tuple[int, int]] = {}
+    for (en_id, zh_id), n in canonical_alignment(store).items():
+        if n > best.get(zh_id, (0, 0))[1]:
+            best[zh_id] = (en_id, n)
+    done = 0
+    with store.engine.begin() as conn:
         en_domain = dict(conn.execute(sa.select(t.c.id, t.c.domain_id).where(t.c.lang == "en",
                                                                             t.c.domain_id.is_not(None))).all())
-        for zh_id, _, _ in _canonical(res.store, "zh", unmapped=True):
+        for zh_id, _, _ in _canonical(store, "zh", unmapped=True):
             d = en_domain.get(best.get(zh_id, (None, 0))[0])
             if d is not None:
                 conn.execute(t.update().where(t.c.id == zh_id).values(domain_id=d))
-                via_alignment += 1
-    todo = _canonical(res.store, unmapped=True)
+                done += 1
+    return done
+
+
+def _llm_map(res, llm, round_: int, todo: list[tuple[int, str, int]], domains: dict[str, int], counts: Counter
+             ) -> None:
+    t = Tag.__table__
     rows = [dict(name=n, description=desc) for n, desc in _descriptions(res.store).items() if n != OTHER]
     names = [r["name"] for r in rows]
     batch = res.config.taxonomy.map_batch
@@ -138,7 +151,6 @@ def map_tags(res, llm, round_: int) -> dict:
     parsers = [lambda text, tags=[n for _, n, _ in chunk]: parse_map(text, tags, names) for chunk in chunks]
     results = llm.chat_many("tagger", prompts, parse=parsers, json_mode=True,
                             max_tokens=MAP_TOKENS_PER_TAG * batch + 100) if prompts else []
-    counts: Counter = Counter()
     rejected = []
     with res.store.engine.begin() as conn:
         for chunk, result in zip(chunks, results):
@@ -153,8 +165,6 @@ def map_tags(res, llm, round_: int) -> dict:
                 counts[OTHER if domain == OTHER else "mapped"] += 1
                 conn.execute(t.update().where(t.c.id == tag_id).values(domain_id=domains[domain]))
     res.store.record_decisions(rejected)
-    return {"mapped": counts["mapped"], "other": counts[OTHER], "via_alignment": via_alignment,
-            "rejected_batches": counts["rejected_batches"]}
 
 
 def _descriptions(store) -> dict[str, str]:
