@@ -68,9 +68,13 @@ def bench_normalize(n: int, skip_embed: bool) -> None:
     t0 = time.perf_counter()
     labels = dbscan_clusters(vecs[reps], th.dbscan_eps, th.dbscan_min_samples)
     t_dbscan = time.perf_counter() - t0
+    sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.array([0])
+    top_of = {lab: reps[int(np.flatnonzero(labels == lab)[0])] for lab in set(labels.tolist()) if lab >= 0}
+    joinable = sum(1 for r, lab in zip(reps, labels) if lab >= 0 and vecs[r] @ vecs[top_of[lab]] >= 1 - 2 * th.dbscan_eps)
     print(f"normalise {n} unique tags: embed {t_embed:.1f}s ({n / t_embed:.0f} tags/s), threshold merge "
           f"{t_merge:.2f}s ({t_merge / t_dense:.2f}x a dense {n}x{n} similarity product, {len(pairs)} pairs), "
-          f"DBSCAN {t_dbscan:.2f}s over {len(reps)} representatives ({int((labels >= 0).sum())} clustered)")
+          f"DBSCAN {t_dbscan:.2f}s over {len(reps)} representatives ({int((labels >= 0).sum())} clustered, largest "
+          f"cluster {int(sizes.max())}, {joinable} within two eps-steps of their cluster's first tag)")
 
 
 def bench_graph(n_conv: int, n_tags: int = 20000, per: int = 5) -> None:

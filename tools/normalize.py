@@ -34,6 +34,7 @@ class NormalizeReport:
     noise: int = 0
     min_freq: int = 1
     largest_cluster: int = 0
+    kept_apart: int = 0  # DBSCAN cluster members too far from the cluster's top tag to merge
     sample_merges: list[tuple[str, str, float, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -152,10 +153,15 @@ def normalize_language(store: Store, lang: str, embed, thresholds, min_freq: int
     for r, label in zip(reps, labels):
         if label >= 0:
             clusters[label].append(r)
+    # DBSCAN chains: on dense tag sets one cluster can span unrelated tags. A member joins its cluster's top tag
+    # only within two eps-steps of it (cosine >= 1 - 2 eps); the rest stay their own canonical tags.
+    floor = 1.0 - 2 * thresholds.dbscan_eps
     for members in clusters.values():
         top = min(members, key=rank.get)
-        report.largest_cluster = max(report.largest_cluster, len(members))
-        for m in members:
+        joined = [m for m in members if m == top or float(vecs[m] @ vecs[top]) >= floor]
+        report.largest_cluster = max(report.largest_cluster, len(joined))
+        report.kept_apart += len(members) - len(joined)
+        for m in joined:
             final_rep[m] = top
 
     group_convs: dict[int, set[int]] = defaultdict(set)

@@ -117,3 +117,19 @@ def test_chinese_tags_merge_through_their_aligned_english_tag(store, embed):
     assert st["用Python编程"][:2] == ("alias", "Python编程")
     assert st["烹饪"][0] == "canonical" and st["烘焙"][0] == "canonical"  # one pairing each: not enough to merge
     assert rep.threshold_merges == 1
+
+
+def test_dbscan_chains_are_cut_two_eps_steps_from_the_top_tag(store):
+    import numpy as np
+
+    # Tags on an arc, 36 degrees apart (cosine 0.81 between neighbours): DBSCAN with eps 0.25 chains them all.
+    names = ["arc a", "arc b", "arc c", "arc d", "arc e"]
+    add_conversations(store, [["arc a"]] * 5 + [[n] for n in names[1:]])
+    angles = {n: k * np.pi / 5 for k, n in enumerate(names)}
+    embed = lambda batch: np.array([[np.cos(angles[n]), np.sin(angles[n])] for n in batch], dtype=np.float32)
+    rep = normalize_language(store, "en", embed, MINILM, min_freq=1, round_=1)
+    st = state(store)
+    # cos(a, b) = 0.81, cos(a, c) = 0.31 < 1 - 2 * 0.25: only b joins a; c, d, e stay their own tags.
+    assert st["arc b"][:2] == ("alias", "arc a")
+    assert all(st[n][0] == "canonical" for n in ("arc c", "arc d", "arc e"))
+    assert rep.kept_apart == 3 and rep.largest_cluster == 2
