@@ -74,7 +74,8 @@ def test_copied_style_tags_are_rejected_unless_the_dialogue_needs_them():
 def test_prompt_templates_are_strict():
     with pytest.raises(jinja2.UndefinedError):
         render("tagger.j2", min_tags=2, max_tags=8, style=[])
-    msgs = render_messages("domain_induce.j2", tags=[("python programming", 3)], max_domains=5, min_domains=2)
+    msgs = render_messages("domain_induce.j2", tags=[("python programming", 3)], max_domains=5, min_domains=2,
+                           target=3)
     assert msgs[-1]["role"] == "user" and "- python programming (3)" in msgs[-1]["content"]
 
 
