@@ -22,7 +22,7 @@ def build_taxonomy(res, round_: int) -> dict[str, Any]:
         with embedded_servers(res.config, ["tagger", res.config.taxonomy.domain_role]):
             llm = LLM(res.config, res.store, round_)
             from tools.taxonomy import _domains
-            if not _domains(res.store):
+            if not domain_ids(res.store):
                 report["domains"] = induce_domains(res, llm, round_)
             report["mapping"] = map_tags(res, llm, round_)
     graph = build_graph(res.store)

@@ -59,7 +59,7 @@ def _canonical(store, lang: str | None = None, unmapped: bool = False) -> list[t
         return [tuple(r) for r in conn.execute(q.order_by(t.c.frequency.desc(), t.c.id))]
 
 
-def _domains(store) -> dict[str, int]:
+def domain_ids(store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {n: i for i, n in conn.execute(sa.select(Domain.__table__.c.id, Domain.__table__.c.name))}
 
@@ -112,7 +112,7 @@ def _cluster_and_name(res, llm, names: list[str]) -> list[dict[str, str]]:
 def map_tags(res, llm, round_: int) -> dict:
     """English tags through the LLM first; then Chinese tags take their aligned English tag's domain; the Chinese
     tags left (no aligned partner with a domain) go through the LLM too."""
-    domains = _domains(res.store)
+    domains = domain_ids(res.store)
     if not domains:
         return {"mapped": 0, "other": 0}
     counts: Counter = Counter()
