@@ -12,7 +12,7 @@ from state.cograph import build_graph, save_graph
 from tools.embedded_server import embedded_servers
 from tools.llm import LLM
 from tools.powerlaw import fit_degrees
-from tools.taxonomy import induce_domains, map_tags, normalize_all
+from tools.taxonomy import domain_ids, induce_domains, map_tags, normalize_all
 
 
 def build_taxonomy(res, round_: int) -> dict[str, Any]:
@@ -21,7 +21,6 @@ def build_taxonomy(res, round_: int) -> dict[str, Any]:
     if needs_llm:
         with embedded_servers(res.config, ["tagger", res.config.taxonomy.domain_role]):
             llm = LLM(res.config, res.store, round_)
-            from tools.taxonomy import _domains
             if not domain_ids(res.store):
                 report["domains"] = induce_domains(res, llm, round_)
             report["mapping"] = map_tags(res, llm, round_)
