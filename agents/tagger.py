@@ -46,9 +46,11 @@ def tag_conversations(res, ids: list[int], round_: int, llm: LLM, progress=None)
                 by_name = tag_ids(res.store, names, lang, round_)
                 lang_ids[lang] = [by_name[n] for n in names]
                 links += [(row.id, tid) for tid in lang_ids[lang]]
-            # The prompt asks for the same tags in both languages, so equal-length lists align by position.
+            # The prompt asks for the same tags in both languages, so equal-length lists align by position. Lists
+            # of different lengths cannot be paired reliably (counting every pair made the en/zh display noisy).
             en, zh = lang_ids["en"], lang_ids["zh"]
-            pairs += list(zip(en, zh)) if len(en) == len(zh) else [(a, b) for a in en for b in zh]
+            if len(en) == len(zh):
+                pairs += list(zip(en, zh))
         link_tags(res.store, links)
         add_alignments(res.store, pairs)
         res.store.record_decisions(decisions)

@@ -67,7 +67,7 @@ def canonical_tags_of(store: Store, conversation_ids: list[int] | None = None) -
 
 
 def add_alignments(store: Store, pairs: list[tuple[int, int]]) -> None:
-    """Count (English raw tag, Chinese raw tag) pairs: positional when the tagger returned parallel lists."""
+    """Count (English raw tag, Chinese raw tag) pairs (the tagger passes positional pairs of parallel lists)."""
     if not pairs:
         return
     counts: dict[tuple[int, int], int] = defaultdict(int)
