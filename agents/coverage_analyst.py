@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableConfig
 
 from graph.context import resources
 from graph.state import IloopState
-from state.cograph import build_graph
+from state.cograph import build_graph, load_graph
 from state.models import SteeringPriority, utcnow
 from tools.domains import OTHER
 from tools.taxonomy import domain_shares
@@ -77,7 +77,10 @@ def write_priorities(store, priorities: list[dict[str, Any]], round_: int) -> in
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     cfg, round_ = res.config.taxonomy, state.get("db_round", 0)
-    graph = build_graph(res.store)
+    try:  # the taxonomist saved this round's graph moments ago; rebuilding it from SQL would repeat that work
+        graph = load_graph(res.config.home / "graphs", round_)
+    except FileNotFoundError:
+        graph = build_graph(res.store)
     shares = domain_shares(res.store)
     gaps = find_gaps(graph, shares, cfg.long_tail_quantile, cfg.thin_domain_ratio, cfg.max_tag_priorities)
     written = write_priorities(res.store, gaps, round_)

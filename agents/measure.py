@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
+from agents.embed import conversation_collection
 from graph.context import resources
 from graph.state import IloopState
 from tools.stats import collect
@@ -31,7 +32,6 @@ def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total:
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     round_ = state.get("db_round", 0)
-    from agents.embed import conversation_collection
     vectors_total = res.vectors.count(conversation_collection(res))
     metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
                             vectors_total)

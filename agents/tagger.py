@@ -43,7 +43,7 @@ def tag_conversations(res, ids: list[int], round_: int, llm: LLM, progress=None)
             for lang in ("en", "zh"):
                 names = result.value[lang]
                 counts[f"tags_{lang}"] += len(names)
-                by_name = tag_ids(res.store, names, lang, round_)
+                by_name = tag_ids(res.store, names, lang)
                 lang_ids[lang] = [by_name[n] for n in names]
                 links += [(row.id, tid) for tid in lang_ids[lang]]
             # The prompt asks for the same tags in both languages, so equal-length lists align by position. Lists

@@ -1,5 +1,5 @@
-"""taxonomist: normalises the tags, aligns English and Chinese, induces domains once and maps new canonical tags,
-then saves the round's co-occurrence graph with its power-law fit."""
+"""taxonomist: normalises the tags (Chinese ones through their aligned English tags), induces domains once and maps
+new canonical tags, then saves the round's co-occurrence graph with its power-law fit."""
 from __future__ import annotations
 
 from typing import Any

@@ -57,6 +57,20 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def insert(self, table):
+        """The dialect's INSERT, which has on_conflict_* (SQLite and Postgres spell it the same way)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def insert_ignore(self, table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        """Insert rows, skipping those that collide on the unique ``keys``."""
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+
     def record_decision(self, round_: int, node: str, subject: str, action: str, reason: str = "",
                         evidence: dict[str, Any] | None = None) -> None:
         self.record_decisions([dict(round=round_, node=node, subject=subject, action=action, reason=reason,

@@ -10,22 +10,11 @@ from state.db import Store
 from state.models import Conversation, ConversationTag, Tag, TagAlignment, utcnow
 
 
-def _insert_ignore(store: Store, table, rows: list[dict], keys: list[str]) -> None:
-    if not rows:
-        return
-    if store.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    with store.engine.begin() as conn:
-        conn.execute(insert(table).on_conflict_do_nothing(index_elements=keys), rows)
-
-
-def tag_ids(store: Store, names: list[str], lang: str, round_: int = 0) -> dict[str, int]:
+def tag_ids(store: Store, names: list[str], lang: str) -> dict[str, int]:
     """Ids of raw tag names, creating the missing ones (status 'raw' until the normaliser sees them)."""
     t = Tag.__table__
     unique = sorted(set(names))
-    _insert_ignore(store, t, [dict(name=n, lang=lang, frequency=0, status="raw", created_at=utcnow())
+    store.insert_ignore(t, [dict(name=n, lang=lang, frequency=0, status="raw", created_at=utcnow())
                               for n in unique], ["name", "lang"])
     with store.engine.connect() as conn:
         return {n: i for i, n in conn.execute(sa.select(t.c.id, t.c.name).where(t.c.lang == lang,
@@ -33,8 +22,8 @@ def tag_ids(store: Store, names: list[str], lang: str, round_: int = 0) -> dict[
 
 
 def link_tags(store: Store, pairs: list[tuple[int, int]]) -> None:
-    _insert_ignore(store, ConversationTag.__table__, [dict(conversation_id=c, tag_id=t) for c, t in set(pairs)],
-                   ["conversation_id", "tag_id"])
+    store.insert_ignore(ConversationTag.__table__, [dict(conversation_id=c, tag_id=t) for c, t in set(pairs)],
+                        ["conversation_id", "tag_id"])
 
 
 def untagged_ids(store: Store, limit: int = 0, seed: int = 0, origins: list[str] | None = None) -> list[int]:
@@ -73,12 +62,8 @@ def add_alignments(store: Store, pairs: list[tuple[int, int]]) -> None:
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for pair in pairs:
         counts[pair] += 1
-    if store.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = TagAlignment.__table__
-    stmt = insert(table)
+    stmt = store.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=["en_tag_id", "zh_tag_id"],
                                       set_={"count": table.c.count + stmt.excluded.count})
     with store.engine.begin() as conn:

@@ -19,6 +19,18 @@ def format_induce(tags: list[tuple[str, int]], max_domains: int, min_domains: in
                            target=target_domains(len(tags), max_domains))
 
 
+def _domain(item: object, where: str) -> dict[str, str]:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise ParseError(f"{where} must be an object with a string 'name'")
+    name = re.sub(r"\s+", " ", item["name"].strip().lower())
+    desc = item.get("description", "")
+    if not isinstance(desc, str) or not desc.strip():
+        raise ParseError(f'domain "{name}" needs a one-sentence description')
+    if not _NAME.match(name):
+        raise ParseError(f'domain name "{name}" must be 2-60 lower-case letters/words')
+    return {"name": name, "description": desc.strip()[:400]}
+
+
 def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict[str, str]]:
     obj = parse_json_object(text)
     items = obj.get("domains")
@@ -26,18 +38,11 @@ def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict
         raise ParseError('expected {"domains": [{"name": ..., "description": ...}]}')
     out, seen = [], set()
     for k, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ParseError(f"domains[{k}] must be an object with a string 'name'")
-        name = re.sub(r"\s+", " ", item["name"].strip().lower())
-        desc = item.get("description", "")
-        if not isinstance(desc, str) or not desc.strip():
-            raise ParseError(f'domain "{name}" needs a one-sentence description')
-        if not _NAME.match(name):
-            raise ParseError(f'domain name "{name}" must be 2-60 lower-case letters/words')
-        if name == OTHER or name in seen:
+        domain = _domain(item, f"domains[{k}]")
+        if domain["name"] == OTHER or domain["name"] in seen:
             continue
-        seen.add(name)
-        out.append({"name": name, "description": desc.strip()[:400]})
+        seen.add(domain["name"])
+        out.append(domain)
     if not min_domains <= len(out) <= max_domains:
         raise ParseError(f"need {min_domains} to {max_domains} distinct domains, got {len(out)}")
     return out
@@ -86,13 +91,7 @@ def format_name(tags: list[str]) -> list[dict[str, str]]:
 
 
 def parse_name(text: str) -> dict[str, str]:
-    obj = parse_json_object(text)
-    return parse_induce(f'{{"domains": [{_dump(obj)}]}}', max_domains=1, min_domains=1)[0]
-
-
-def _dump(obj) -> str:
-    import json
-    return json.dumps(obj, ensure_ascii=False)
+    return _domain(parse_json_object(text), "the reply")
 
 
 def cluster_tags(vectors, n_clusters: int, seed: int = 0) -> list[int]:

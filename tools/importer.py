@@ -14,12 +14,12 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import sqlalchemy as sa
 
 from state.db import Store
-from state.models import Conversation, IngestedFile
+from state.models import Conversation, IngestedFile, utcnow
 from tools.formats import RecordSkip, content_hash, detect_lang, to_canonical
 from tools.jsonstream import FileFormatError, RawRecord, RecordError, iter_records
 
@@ -51,20 +51,6 @@ def fingerprint(path: Path) -> str:
             fh.seek(-(1 << 20), os.SEEK_END)
             h.update(fh.read())
     return h.hexdigest()
-
-
-def _insert_ignore(store: Store, rows: list[dict]) -> None:
-    table = Conversation.__table__
-    if store.dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif store.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - other databases fall back to a pre-filtered plain insert
-        with store.engine.begin() as conn:
-            conn.execute(sa.insert(table), rows)
-        return
-    with store.engine.begin() as conn:
-        conn.execute(insert(table).on_conflict_do_nothing(index_elements=["content_hash"]), rows)
 
 
 class Importer:
@@ -145,7 +131,7 @@ class Importer:
                     source_ref=f"{path.name}#{item.index}" + (f":{canon.record_id}" if canon.record_id else ""),
                     lang=detect_lang(canon.messages), origin="pool", parent_id=None, round_created=self.round,
                     n_turns=sum(m["role"] == "assistant" for m in canon.messages), n_chars=text_len,
-                    operation="", created_at=_now())
+                    operation="", created_at=utcnow())
 
     def _flush(self, batch: list[dict], result: IngestResult) -> None:
         if not batch:
@@ -157,7 +143,7 @@ class Importer:
         fresh = [r for r in batch if r["content_hash"] not in existing]
         result.outcomes["duplicate"] += len(batch) - len(fresh)
         if fresh:
-            _insert_ignore(self.store, fresh)
+            self.store.insert_ignore(Conversation.__table__, fresh, ["content_hash"])
         result.kept += len(fresh)
         result.outcomes["kept"] += len(fresh)
 
@@ -169,15 +155,6 @@ class Importer:
         same_kind = sum(p["outcome"].split(":")[0] == outcome.split(":")[0] for p in result.problems)
         if same_kind < self.max_reported:
             result.problems.append(entry)
-
-
-def _now():
-    from state.models import utcnow
-    return utcnow()
-
-
-def ingest_many(importer: Importer, items: Iterable[tuple[Path, str]], force: bool = False) -> list[IngestResult]:
-    return [importer.ingest_file(p, s, force=force) for p, s in items]
 
 
 def resolve_pool(spec: str, assets) -> tuple[Path, str]:

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import sqlalchemy as sa
 
 from state.models import ConversationTag, Domain, Tag
-from state.taxonomy import canonical_alignment
+from state.taxonomy import canonical_alignment, canonical_tags_of
 from state.vectors import collection_name
 from tools.domains import (OTHER, cluster_tags, format_induce, format_map, format_name, parse_induce, parse_map,
                            parse_name, scaled_top_k, target_domains)
@@ -175,8 +175,6 @@ def _descriptions(store) -> dict[str, str]:
 
 def domain_shares(store) -> dict[str, int]:
     """Conversations per domain: each tagged conversation counts for its most frequent domain among its tags."""
-    from state.taxonomy import canonical_tags_of
-
     t, d = Tag.__table__, Domain.__table__
     with store.engine.connect() as conn:
         tag_domain = dict(conn.execute(sa.select(t.c.id, d.c.name).select_from(

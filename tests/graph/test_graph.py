@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from agents import embed as embed_agent
-from graph.builder import build_graph, compile_with_checkpointer
+from graph.builder import compile_with_checkpointer
 from graph.config import ROLES
 from graph.context import Resources, register
 from tests.conftest import chat, write_jsonl
@@ -109,7 +109,6 @@ def test_resume_continues_from_the_checkpoint_after_a_crash(llm_res, tmp_path, m
     monkeypatch.setattr(embed_agent, "node", crashing_embed)
     ck = tmp_path / "ck.sqlite"
     try:
-        build_graph  # the graph is built at compile time, after the patch
         compile_with_checkpointer(ck).invoke({"pools": [str(pool)]}, run_config(res, "crash"))
     except RuntimeError as exc:
         assert "power cut" in str(exc)
