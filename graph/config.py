@@ -15,6 +15,8 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from graph.settings_seeds import FinetuneSettings, ScoringSettings, SelectionSettings
+
 EMBEDDED = "embedded"
 ROLES = ("tagger", "evolver", "judge", "oracle", "synthesizer")
 
@@ -163,6 +165,9 @@ class IloopConfig(BaseModel):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Importer settings.")
     tagging: TaggingSettings = Field(default_factory=TaggingSettings, description="Tagger settings.")
     taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings, description="Taxonomy settings.")
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="Loss scorer settings.")
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings, description="Quick LoRA fine-tune.")
+    selection: SelectionSettings = Field(default_factory=SelectionSettings, description="Seed selector settings.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
     plateau_min_growth: float = Field(0.01, ge=0, description="The loop stops when a round grows the dataset "
                                       "by less than this fraction.")

@@ -168,7 +168,34 @@ def _m3_taxonomy(op: Operations) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy]
+def _m4_seeds(op: Operations) -> None:
+    """Version 4: the loss-score cache and the seed set."""
+    op.create_table(
+        "loss_scores", _id(),
+        sa.Column("model_key", sa.String(200), nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("loss", sa.Float, nullable=True),
+        sa.Column("n_tokens", sa.Integer, nullable=False),
+        sa.Column("truncated", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.UniqueConstraint("model_key", "content_hash", "kind"),
+    )
+    op.create_index("ix_loss_scores_content_hash", "loss_scores", ["content_hash"])
+    op.create_table(
+        "seeds", _id(),
+        sa.Column("conversation_id", sa.Integer, sa.ForeignKey("conversations.id"), nullable=False, unique=True),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("strategy", sa.String(16), nullable=False),
+        sa.Column("criteria", sa.Text, nullable=False),
+        sa.Column("evidence", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_seeds_round", "seeds", ["round"])
+
+
+MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds]
 HEAD = len(MIGRATIONS)
 
 

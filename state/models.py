@@ -176,5 +176,32 @@ class TokenUsage(SQLModel, table=True):
     repairs: int = 0
 
 
+class LossScore(SQLModel, table=True):
+    """Cached loss of one conversation under one scoring model (keyed by content, so re-ingests reuse it)."""
+    __tablename__ = "loss_scores"
+    __table_args__ = (UniqueConstraint("model_key", "content_hash", "kind"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    model_key: str = Field(max_length=200)  # model, adapter fingerprint, token window, scorer version
+    content_hash: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=8)  # cond = response given query | resp = response alone (IFD denominator)
+    loss: Optional[float] = None  # None = nothing to score (no response token inside the window)
+    n_tokens: int = 0
+    truncated: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Seed(SQLModel, table=True):
+    """A conversation the seed selector chose, with every criterion that chose it and the numbers behind it."""
+    __tablename__ = "seeds"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", unique=True)
+    round: int = Field(index=True)
+    strategy: str = Field(max_length=16)  # criteria | ila | both
+    criteria: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, in paper order
+    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="selected", max_length=16)  # selected | evolved | exhausted
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, TagMerge, TagAlignment, ConversationTag,
-                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage)]
+                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage, LossScore, Seed)]

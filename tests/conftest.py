@@ -24,7 +24,9 @@ def assets() -> AssetStore:
 
 @pytest.fixture
 def config(tmp_path, assets) -> IloopConfig:
-    return load_config(tmp_path / "home", env={}, overrides=[f"assets_dir={assets.root}"])
+    # Tests score with the tiny SmolLM2 (the default 0.5B scorer is for real runs) and fine-tune briefly.
+    return load_config(tmp_path / "home", env={}, overrides=[f"assets_dir={assets.root}", "scoring.model=smollm2-135m",
+                                                            "finetune.steps=8", "finetune.batch_size=4"])
 
 
 @pytest.fixture
@@ -48,3 +50,10 @@ def write_jsonl(path: Path, records) -> Path:
 
 def chat(user: str, assistant: str = "ok") -> dict:
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}
+
+
+@pytest.fixture(scope="session")
+def smol_folder(assets) -> Path:
+    """SmolLM2-135M as a bf16 Hugging Face folder: the tiny real model of the loss-scoring tests."""
+    from tools.hf_convert import ensure_hf_folder
+    return ensure_hf_folder(assets, "smollm2-135m", log=lambda m: None)

@@ -1,0 +1,127 @@
+"""The loss scorer on the real SmolLM2-135M: equal to a direct transformers computation, batch-invariant, cached."""
+import json
+import math
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from graph.settings_seeds import ScoringSettings
+from state.db import Store
+from state.models import Conversation
+from tools.formats import content_hash
+from tools.loss_scorer import LossScorer, ScorerError, encode_conversation, length_buckets
+from tools.scoring import ifd, score_conversations
+
+CONVS = [
+    [{"role": "user", "content": "What is the capital of France?"},
+     {"role": "assistant", "content": "The capital of France is Paris."}],
+    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Add 2 and 3."},
+     {"role": "assistant", "content": "5"}],
+    [{"role": "user", "content": "Write a haiku about rain."},
+     {"role": "assistant", "content": "Soft rain on the roof,\nthe gutters hum a low song,\nnight drinks the cold street."},
+     {"role": "user", "content": "Now one about snow."},
+     {"role": "assistant", "content": "White hush on the field,\nfootprints fill before dawn comes,\nthe world holds its breath."}],
+    [{"role": "user", "content": "Explain recursion to a child in two sentences. " * 3},
+     {"role": "assistant", "content": "Recursion is when something is defined using a smaller copy of itself. "
+                                      "Like a doll that opens to show a smaller doll inside."}],
+]
+
+
+def direct_loss(model, tok, messages):
+    """Reference: token prefixes of the template mark each assistant turn; HF's own labels= loss."""
+    text = tok.apply_chat_template(messages, tokenize=False)
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    labels = [-100] * len(ids)
+    for k, m in enumerate(messages):
+        if m["role"] == "assistant":
+            a = len(tok(tok.apply_chat_template(messages[:k], tokenize=False, add_generation_prompt=True),
+                        add_special_tokens=False)["input_ids"])
+            b = len(tok(tok.apply_chat_template(messages[:k + 1], tokenize=False), add_special_tokens=False)["input_ids"])
+            labels[a:b] = ids[a:b]
+    with torch.no_grad():
+        return float(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss)
+
+
+@pytest.fixture(scope="module")
+def scorer32(smol_folder):
+    return LossScorer(smol_folder, ScoringSettings(dtype="float32", max_tokens=512), device="cpu")
+
+
+def test_loss_equals_direct_transformers_computation(smol_folder, scorer32):
+    model = AutoModelForCausalLM.from_pretrained(str(smol_folder), dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(str(smol_folder))
+    got = scorer32.losses(scorer32.encode(CONVS))
+    for conv, r in zip(CONVS, got):
+        assert r.loss == pytest.approx(direct_loss(model, tok, conv), abs=1e-4)
+        assert not r.truncated
+    # multi-turn: both assistant turns count, so there are more scored tokens than in either turn alone
+    two = scorer32.encode([CONVS[2], CONVS[2][:2]])
+    assert two[0].n_scored > two[1].n_scored > 0
+
+
+def test_bucketing_does_not_change_results(smol_folder):
+    alone = LossScorer(smol_folder, ScoringSettings(dtype="float32", batch_tokens=64, max_batch=1), device="cpu")
+    packed = LossScorer(smol_folder, ScoringSettings(dtype="float32", batch_tokens=100_000, max_batch=16), device="cpu")
+    a = [r.loss for r in alone.losses(alone.encode(CONVS))]
+    b = [r.loss for r in packed.losses(packed.encode(CONVS))]
+    assert packed.padding_share > 0  # the packed run really padded
+    assert a == pytest.approx(b, abs=2e-4)
+    # bf16, the default, ranks the same way and stays close to fp32
+    bf = LossScorer(smol_folder, ScoringSettings(), device="cpu")
+    c = [r.loss for r in bf.losses(bf.encode(CONVS))]
+    assert c == pytest.approx(a, abs=0.1)
+
+
+def test_length_buckets_respect_the_token_budget():
+    lengths = [5, 50, 7, 48, 6, 51, 300]
+    batches = length_buckets(lengths, batch_tokens=120, max_batch=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 120
+        assert len(b) <= 3
+    assert [2, 4, 0] in [sorted(b, key=lambda i: lengths[i]) for b in batches] or [4, 0, 2] in batches \
+        or any(set(b) == {0, 2, 4} for b in batches)
+
+
+def test_long_query_keeps_a_window_with_response_tokens(scorer32):
+    conv = [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "A short answer here."}]
+    enc = scorer32.encode([conv], max_tokens=64)[0]
+    assert enc.truncated and len(enc.ids) == 64 and enc.n_scored > 0
+    no_reply = scorer32.losses(scorer32.encode([[{"role": "user", "content": "hi"}]]))[0]
+    assert no_reply.loss is None and no_reply.n_tokens == 0
+
+
+def test_prefix_unstable_template_is_a_clear_error():
+    class Tok:  # a template that rewrites earlier turns once the conversation grows
+        def apply_chat_template(self, msgs, tokenize=False, add_generation_prompt=False):
+            return f"[{len(msgs)}]" + "".join(m["content"] for m in msgs)
+    with pytest.raises(ScorerError, match="prefix"):
+        encode_conversation(Tok(), CONVS[0], 100)
+
+
+def test_store_scoring_is_cached_and_gives_ifd(tmp_path, smol_folder, scorer32):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    with store.session() as s:
+        for k, conv in enumerate(CONVS):
+            s.add(Conversation(content_hash=content_hash(conv), messages=json.dumps(conv), source="t", lang="en",
+                               n_turns=1, n_chars=10))
+        s.commit()
+    ids = list(range(1, len(CONVS) + 1))
+    first = score_conversations(store, scorer32, ids, kinds=("cond", "resp"), show_progress=False)
+    calls = []
+    scorer32_losses = scorer32.losses
+    scorer32.losses = lambda *a, **k: calls.append(1) or scorer32_losses(*a, **k)
+    try:
+        second = score_conversations(store, scorer32, ids, kinds=("cond", "resp"), show_progress=False)
+    finally:
+        scorer32.losses = scorer32_losses
+    assert calls == []  # everything came from SQL
+    assert {i: r.loss for i, r in second["cond"].items()} == pytest.approx({i: r.loss for i, r in first["cond"].items()})
+    for i in (1, 3, 4):
+        value = ifd(first["cond"][i], first["resp"][i])
+        assert value is not None and math.isfinite(value) and value > 0
+    # a one-token reply ("5") has no token to score without its query: IFD is undefined, not 0 or infinite
+    assert first["resp"][2].loss is None and ifd(first["cond"][2], first["resp"][2]) is None
+    # the response alone is harder to predict than the response given its question, for the factual answer
+    assert ifd(first["cond"][1], first["resp"][1]) < 1.0
