@@ -1,0 +1,62 @@
+"""The quick LoRA fine-tune on the real SmolLM2-135M: it lowers the loss of what it trained on."""
+import json
+
+import pytest
+
+from graph.settings_seeds import FinetuneSettings, ScoringSettings
+from state.db import Store
+from state.models import Conversation
+from tools.finetune import balanced_subset, finetune, latest_adapter, needs_refresh
+from tools.formats import content_hash
+from tools.loss_scorer import LossScorer
+from tools.scoring import score_conversations
+
+FACTS = [("What colour is the zorblat fruit?", "The zorblat fruit is bright teal with orange stripes."),
+         ("Who founded the town of Quillmere?", "Quillmere was founded by the weaver Anselm Dray in 1712."),
+         ("How many legs does a vexid have?", "A vexid has eleven legs, arranged in a spiral."),
+         ("What is the capital of Norvania?", "The capital of Norvania is Tellisport, on the eastern shore."),
+         ("What does a glimmerbat eat?", "Glimmerbats eat only the pollen of night-blooming moss."),
+         ("When is the Festival of Urns?", "The Festival of Urns falls on the third new moon of autumn.")]
+
+
+def test_balanced_subset_takes_n_per_domain_reproducibly():
+    domain_of = {i: ("a" if i < 50 else "b" if i < 53 else "c") for i in range(60)}
+    sub = balanced_subset(domain_of, 5, seed=1)
+    assert {d: len(v) for d, v in sub.items()} == {"a": 5, "b": 3, "c": 5}
+    assert sub == balanced_subset(domain_of, 5, seed=1)
+    assert sub["a"] != balanced_subset(domain_of, 5, seed=2)["a"]
+    assert all(domain_of[i] == d for d, ids in sub.items() for i in ids)
+
+
+def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    convs = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in FACTS]
+    with store.session() as s:
+        for c in convs:
+            s.add(Conversation(content_hash=content_hash(c), messages=json.dumps(c), source="t", lang="en"))
+        s.commit()
+    ids = list(range(1, len(convs) + 1))
+    base = LossScorer(smol_folder, ScoringSettings(), device="cpu", name="smollm2-135m")
+    settings = FinetuneSettings(steps=10, batch_size=3, learning_rate=2e-3, per_domain=3)
+    domain_of = {i: "trivia" if i % 2 else "geography" for i in ids}
+    adapter = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0, log=lambda m: None)
+    assert adapter.card["domains"] == {"geography": 3, "trivia": 3}
+    assert adapter.card["train_loss_last"] < adapter.card["train_loss_first"]
+    assert latest_adapter(tmp_path / "home").fingerprint == adapter.fingerprint
+
+    tuned = LossScorer(smol_folder, ScoringSettings(), device="cpu", adapter=adapter.path, name="smollm2-135m")
+    assert tuned.key != base.key  # cached base and fine-tuned losses never mix
+    before = score_conversations(store, base, ids, show_progress=False)["cond"]
+    after = score_conversations(store, tuned, ids, show_progress=False)["cond"]
+    reduction = [before[i].loss - after[i].loss for i in ids]
+    assert sum(reduction) / len(ids) > 0.3, reduction
+    assert all(r > 0 for r in reduction)
+
+    # the same data and settings reuse the adapter; a changed domain set asks for a new one
+    again = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0,
+                     log=lambda m: pytest.fail("retrained: " + m))
+    assert again.path == adapter.path
+    assert needs_refresh(adapter, domain_of, settings, "smollm2-135m") == ""
+    assert "domain" in needs_refresh(adapter, {**domain_of, 99: "poetry"}, settings, "smollm2-135m")
+    assert "model changed" in needs_refresh(adapter, domain_of, settings, "qwen2.5-coder-0.5b")
+    assert needs_refresh(None, domain_of, settings, "x") == "no fine-tuned model yet"

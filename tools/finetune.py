@@ -1,0 +1,168 @@
+"""Quick LoRA fine-tune of the scoring model on a domain-balanced subset (the paper's M_FT).
+
+Loss reduction = base loss - fine-tuned loss; the hard-to-follow criterion keeps the conversations whose loss the
+fine-tune reduced least. The adapter and a JSON card (base model, training ids' fingerprint, settings, losses)
+go under ``<home>/adapters/``; ``adapters/latest`` names the newest. Diagnosis (M_FT answering) reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tools.loss_scorer import LossScorer, encode_conversation
+from tools.scoring import load_messages
+
+NO_DOMAIN = "(no domain)"
+
+
+class FinetuneError(RuntimeError):
+    """The fine-tune cannot run; the message says why and what to do."""
+
+
+@dataclass
+class Adapter:
+    path: Path
+    card: dict
+
+    @property
+    def fingerprint(self) -> str:
+        return self.card["fingerprint"]
+
+
+def balanced_subset(domain_of: dict[int, str], per_domain: int, seed: int) -> dict[str, list[int]]:
+    """Up to ``per_domain`` conversation ids per domain, a seeded sample; domain -> sorted ids."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for cid, dom in sorted(domain_of.items()):
+        groups[dom].append(cid)
+    rng = random.Random(seed)
+    return {d: sorted(ids if len(ids) <= per_domain else rng.sample(ids, per_domain)) for d, ids in sorted(groups.items())}
+
+
+def adapters_dir(home: Path) -> Path:
+    return Path(home) / "adapters"
+
+
+def latest_adapter(home: Path) -> Adapter | None:
+    pointer = adapters_dir(home) / "latest"
+    if not pointer.exists():
+        return None
+    path = adapters_dir(home) / pointer.read_text().strip()
+    card = path / "iloop-adapter.json"
+    if not card.exists():
+        return None
+    return Adapter(path, json.loads(card.read_text()))
+
+
+def _fingerprint(base: str, hashes: list[str], settings: dict) -> str:
+    blob = json.dumps({"base": base, "data": sorted(hashes), "settings": settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, seed: int, out_dir: Path,
+               log: Callable[[str], None] = print) -> list[float]:
+    """LoRA on every linear layer of the scorer's base model; returns the training loss of every step."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise FinetuneError("the quick fine-tune needs peft: pip install 'instruct-loop[finetune]'") from exc
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    encoded = [e for e in (encode_conversation(scorer.tokenizer, c, settings.max_tokens) for c in conversations)
+               if e.n_scored > 0]
+    if not encoded:
+        raise FinetuneError("no training conversation has a response token to learn from")
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(str(scorer.folder), dtype=getattr(torch, scorer.settings.dtype))
+    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+    model = get_peft_model(base, lora).to(scorer.device)  # adapters are kept in fp32 by peft
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
+    pad = scorer.tokenizer.pad_token_id if scorer.tokenizer.pad_token_id is not None else 0
+    rng, losses, start = random.Random(seed), [], time.perf_counter()
+    order: list[int] = []
+    for step in range(settings.steps):
+        if len(order) < settings.batch_size:  # epochs over a shuffled order: every item is seen equally often
+            order += rng.sample(range(len(encoded)), len(encoded))
+        batch = [encoded[order.pop()] for _ in range(min(settings.batch_size, len(encoded)))]
+        width = max(len(e.ids) for e in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        labels = torch.full_like(ids, -100)
+        for r, e in enumerate(batch):
+            ids[r, :len(e.ids)] = torch.tensor(e.ids)
+            attn[r, :len(e.ids)] = 1
+            labels[r, :len(e.ids)] = torch.tensor([t if s else -100 for t, s in zip(e.ids, e.scored)])
+        out = model(input_ids=ids.to(scorer.device), attention_mask=attn.to(scorer.device),
+                    labels=labels.to(scorer.device))
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(float(out.loss.detach()))
+        if step == 0 or (step + 1) % 10 == 0 or step + 1 == settings.steps:
+            log(f"finetune step {step + 1}/{settings.steps}: loss {losses[-1]:.4f} "
+                f"({(time.perf_counter() - start) / (step + 1):.1f} s/step)")
+    model.save_pretrained(str(out_dir))
+    return losses
+
+
+def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, home: Path, seed: int,
+             log: Callable[[str], None] = print) -> Adapter:
+    """Train M_FT on N conversations per domain (``domain_of``: conversation id -> domain) and save the adapter."""
+    seed = settings.seed if settings.seed is not None else seed
+    subset = balanced_subset(domain_of, settings.per_domain, seed)
+    ids = [i for group in subset.values() for i in group]
+    if not ids:
+        raise FinetuneError("no conversations to fine-tune on: ingest a pool (and tag it for balance) first")
+    convs = load_messages(store, ids)
+    hashes = [convs[i][0] for i in ids]
+    knobs = settings.model_dump(exclude={"refresh_growth"}) | {"seed": seed}
+    fp = _fingerprint(scorer.name, hashes, knobs)
+    path = adapters_dir(home) / f"mft-{fp}"
+    card_path = path / "iloop-adapter.json"
+    if not card_path.exists():
+        log(f"fine-tuning {scorer.name} (LoRA r{settings.lora_r}) on {len(ids)} conversations from "
+            f"{len(subset)} domains, {settings.steps} steps")
+        tmp = path.with_name(path.name + ".tmp")
+        losses = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp, log=log)
+        card = {"fingerprint": fp, "base": scorer.name, "base_folder": str(scorer.folder), "seed": seed,
+                "settings": knobs, "domains": {d: len(g) for d, g in subset.items()}, "conversations": len(ids),
+                "train_loss_first": losses[0], "train_loss_last": losses[-1],
+                "train_ids": ids, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / "iloop-adapter.json").write_text(json.dumps(card, indent=1))
+        if path.exists():
+            import shutil
+            shutil.rmtree(path)
+        tmp.replace(path)
+    (adapters_dir(home) / "latest").write_text(path.name)
+    return Adapter(path, json.loads(card_path.read_text()))
+
+
+def needs_refresh(adapter: Adapter | None, domain_of: dict[int, str], settings, base: str) -> str:
+    """Why a new M_FT is needed ('' = the latest one still fits)."""
+    if adapter is None:
+        return "no fine-tuned model yet"
+    if adapter.card.get("base") != base:
+        return f"scoring model changed ({adapter.card.get('base')} -> {base})"
+    domains = set(domain_of.values())
+    if set(adapter.card.get("domains", {})) != domains:
+        return "the domain categories changed"
+    size = sum(min(settings.per_domain, n) for n in _counts(domain_of).values())
+    trained = adapter.card.get("conversations", 0)
+    if trained and (size - trained) / trained > settings.refresh_growth:
+        return f"the balanced subset would grow from {trained} to {size}"
+    return ""
+
+
+def _counts(domain_of: dict[int, str]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for d in domain_of.values():
+        out[d] += 1
+    return out
