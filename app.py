@@ -15,7 +15,8 @@ import streamlit as st
 
 from graph.config import load_config
 from state.db import Store
-from state.models import Decision, Metric, Round, SteeringPriority, utcnow
+from state.models import Conversation, Decision, Metric, Round, Seed, SteeringPriority, utcnow
+from tools.seeds import ALL_CRITERIA
 from tools.stats import collect
 
 STEERING_KINDS = ("domain", "tag", "criterion", "operation")
@@ -29,8 +30,9 @@ def _home_arg() -> str | None:
 
 
 @st.cache_resource
-def get_store(home: str | None) -> Store:
-    return Store(load_config(home).db_url)
+def get_store(db_url: str) -> Store:
+    # keyed by the resolved URL, not the --home argument: with ILOOP_HOME, two homes would share one cached store
+    return Store(db_url)
 
 
 def frame(store: Store, query) -> pd.DataFrame:
@@ -39,6 +41,10 @@ def frame(store: Store, query) -> pd.DataFrame:
 
 
 def save_priority(store: Store, kind: str, key: str, weight: float, note: str) -> None:
+    if kind not in STEERING_KINDS:
+        raise ValueError(f"unknown steering kind {kind!r}; expected one of {', '.join(STEERING_KINDS)}")
+    if kind == "criterion" and key not in ALL_CRITERIA:  # a misspelt key would silently steer nothing
+        raise ValueError(f"unknown criterion {key!r}; expected one of {', '.join(ALL_CRITERIA)}")
     with store.session() as s:
         row = s.execute(sa.select(SteeringPriority).where(SteeringPriority.kind == kind,
                                                           SteeringPriority.key == key)).scalars().first()
@@ -50,7 +56,7 @@ def save_priority(store: Store, kind: str, key: str, weight: float, note: str) -
 
 def main() -> None:
     st.set_page_config(page_title="instruct-loop console", layout="wide")
-    store = get_store(_home_arg())
+    store = get_store(load_config(_home_arg()).db_url)
     stats = collect(store)
     st.title("instruct-loop console")
     conv = stats["conversations"]
@@ -63,8 +69,8 @@ def main() -> None:
     st.caption("by origin: " + ", ".join(f"{k} {v}" for k, v in conv["by_origin"].items()) +
                " · by language: " + ", ".join(f"{k} {v}" for k, v in conv["by_lang"].items()))
 
-    tab_rounds, tab_tax, tab_decisions, tab_steer = st.tabs(["Rounds and metrics", "Taxonomy", "Decisions",
-                                                             "Steering"])
+    tab_rounds, tab_tax, tab_seeds, tab_decisions, tab_steer = st.tabs(
+        ["Rounds and metrics", "Taxonomy", "Seeds", "Decisions", "Steering"])
     with tab_rounds:
         rounds = frame(store, sa.select(Round.__table__).order_by(Round.__table__.c.number))
         st.dataframe(rounds, hide_index=True)
@@ -95,6 +101,19 @@ def main() -> None:
             st.dataframe(pd.DataFrame(view["aliases"]), hide_index=True)
         else:
             st.info("No tags yet: `iloop tag` or `iloop run` tags the pool.")
+    with tab_seeds:
+        seeds = stats["seeds"]
+        if seeds["total"]:
+            st.write(f"{seeds['total']} seeds · by criterion: " + ", ".join(
+                f"{k} {v}" for k, v in seeds["by_criterion"].items()) + " (a seed chosen twice counts twice)")
+            sd, c = Seed.__table__, Conversation.__table__
+            rows = frame(store, sa.select(sd.c.round, sd.c.conversation_id, sd.c.criteria, sd.c.evidence, c.c.messages)
+                         .select_from(sd.join(c, c.c.id == sd.c.conversation_id)).order_by(sd.c.id.desc()).limit(500))
+            rows["instruction"] = rows.pop("messages").map(
+                lambda m: next((x["content"] for x in json.loads(m) if x["role"] == "user"), "")[:160])
+            st.dataframe(rows, hide_index=True)
+        else:
+            st.info("No seeds yet: the seed selector (`iloop run`, `iloop select`) chooses them after tagging.")
     with tab_decisions:
         d = Decision.__table__
         nodes = ["(all)"] + list(stats["decisions"]["by_node"])
@@ -111,9 +130,13 @@ def main() -> None:
             key = st.text_input("key (domain name, tag, criterion or operation)")
             weight = st.slider("weight", 0.0, 5.0, 1.0, 0.1)
             note = st.text_input("note")
+            st.caption("criterion keys: " + ", ".join(ALL_CRITERIA))
             if st.form_submit_button("save priority") and key.strip():
-                save_priority(store, kind, key.strip(), weight, note)
-                st.success(f"saved {kind}:{key.strip()} = {weight}")
+                try:
+                    save_priority(store, kind, key.strip(), weight, note)
+                    st.success(f"saved {kind}:{key.strip()} = {weight}")
+                except ValueError as exc:
+                    st.error(str(exc))
         st.dataframe(frame(store, sa.select(SteeringPriority.__table__)), hide_index=True)
     st.sidebar.code(json.dumps(stats["llm_tokens"], indent=1) if stats["llm_tokens"] else "no LLM calls yet",
                     language="json")

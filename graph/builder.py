@@ -1,7 +1,7 @@
 """The LangGraph state machine. Each stage issue adds its agent node here; there is no other pipeline.
 
-Current loop: begin_round -> ingest -> embed -> tagger -> taxonomist -> coverage_analyst -> measure ->
-(begin_round | finish).
+Current loop: begin_round -> ingest -> embed -> tagger -> taxonomist -> coverage_analyst -> seed_selector ->
+measure -> (begin_round | finish).
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from langgraph.graph import END, START, StateGraph
 
-from agents import coverage_analyst, embed, finish, ingest, measure, round_keeper, tagger, taxonomist
+from agents import (coverage_analyst, embed, finish, ingest, measure, round_keeper, seed_selector, tagger,
+                    taxonomist)
 from graph.state import IloopInput, IloopOutput, IloopState
 
 
@@ -22,6 +23,7 @@ def build_graph() -> StateGraph:
     g.add_node("tagger", tagger.node)
     g.add_node("taxonomist", taxonomist.node)
     g.add_node("coverage_analyst", coverage_analyst.node)
+    g.add_node("seed_selector", seed_selector.node)
     g.add_node("measure", measure.node)
     g.add_node("finish", finish.node)
     g.add_edge(START, "begin_round")
@@ -30,7 +32,8 @@ def build_graph() -> StateGraph:
     g.add_edge("embed", "tagger")
     g.add_edge("tagger", "taxonomist")
     g.add_edge("taxonomist", "coverage_analyst")
-    g.add_edge("coverage_analyst", "measure")
+    g.add_edge("coverage_analyst", "seed_selector")
+    g.add_edge("seed_selector", "measure")
     g.add_conditional_edges("measure", measure.route_after_measure, ["begin_round", "finish"])
     g.add_edge("finish", END)
     return g

@@ -35,6 +35,9 @@ class IloopState(IloopInput, total=False):
     """The taxonomist's figures: canonical tags per language, graph size, power-law fit."""
     priorities: list[dict[str, Any]]
     """What the coverage analyst asked later nodes to favour this round (kind, key, weight, why)."""
+    seeds: dict[str, Any]
+    """The seed selector's figures: strategy, new seeds, seeds per criterion, grid cells they cover, and the
+    metrics (scored, seeds, loss mean/std, scoring tokens/s) that measure writes with the round's others."""
     metrics: dict[str, float]
     """The measure node's metrics of the current round (also written to the metrics table)."""
     history: Annotated[list[dict[str, float]], operator.add]

@@ -79,12 +79,14 @@ class Store:
     def record_decisions(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        with self.session() as s:
-            for r in rows:
-                s.add(Decision(round=r["round"], node=r["node"], subject=str(r["subject"])[:400],
-                               action=r["action"], reason=r.get("reason", ""),
-                               evidence=json.dumps(r.get("evidence") or {}, ensure_ascii=False, default=str)))
-            s.commit()
+        # Core executemany: the seed selector writes one row per seed, which can be hundreds of thousands.
+        now = utcnow()
+        values = [dict(round=r["round"], node=r["node"], subject=str(r["subject"])[:400], action=r["action"],
+                       reason=r.get("reason", ""), created_at=now,
+                       evidence=json.dumps(r.get("evidence") or {}, ensure_ascii=False, default=str)) for r in rows]
+        with self.engine.begin() as conn:
+            for k in range(0, len(values), 20_000):
+                conn.execute(sa.insert(Decision.__table__), values[k:k + 20_000])
 
     def record_metrics(self, round_: int, values: dict[str, float]) -> None:
         with self.session() as s:

@@ -43,9 +43,12 @@ class VectorStore:
                        metadatas=metadatas[k:k + batch] if metadatas else None,
                        documents=documents[k:k + batch] if documents else None)
 
-    def get_vectors(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        out = self.collection(name).get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(out["ids"], out["embeddings"])}
+    def get_vectors(self, name: str, ids: Sequence[str], batch: int = 5000) -> dict[str, np.ndarray]:
+        col, found = self.collection(name), {}
+        for k in range(0, len(ids), batch):
+            out = col.get(ids=list(ids[k:k + batch]), include=["embeddings"])
+            found.update({i: np.asarray(v, dtype=np.float32) for i, v in zip(out["ids"], out["embeddings"])})
+        return found
 
     def count(self, name: str) -> int:
         return self.collection(name).count()

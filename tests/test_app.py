@@ -33,3 +33,23 @@ def test_console_shows_store_and_saves_a_priority(config, store, tmp_path, monke
     with store.engine.connect() as conn:
         row = conn.execute(sa.text("SELECT kind, key, weight, set_by FROM steering")).one()
     assert tuple(row) == ("domain", "mathematics", 2.5, "user")
+    # a misspelt criterion is refused on screen instead of silently steering nothing
+    [s for s in at.selectbox if s.label == "kind"][0].select("criterion")
+    [t for t in at.text_input if t.label.startswith("key")][0].input("hard-to-follow")
+    at.button[0].click().run()
+    assert any("unknown criterion" in e.value for e in at.error)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM steering")).scalar() == 1
+
+
+def test_console_lists_seeds_with_their_criteria(config, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ILOOP_HOME", str(config.home))
+    Importer(store, tmp_path / "r").ingest_file(write_jsonl(tmp_path / "p.jsonl", [chat("Sort a list in SQL")]), "p")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO seeds (conversation_id, round, strategy, criteria, evidence, status, "
+                             "created_at) VALUES (1, 1, 'criteria', '[\"hard\", \"multi_skill\"]', "
+                             "'{\"base_loss\": 2.5}', 'selected', '2026-11-23 00:00:00')"))
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    text = " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "Sort a list in SQL" in text and "multi_skill" in text

@@ -13,6 +13,8 @@ runner = CliRunner()
 @pytest.fixture
 def home(tmp_path, assets, monkeypatch):
     monkeypatch.setenv("ILOOP_ASSETS", str(assets.root))
+    monkeypatch.setenv("ILOOP_SCORING__MODEL", "smollm2-135m")  # the tiny real scorer; 0.5B is for real runs
+    monkeypatch.setenv("ILOOP_FINETUNE__STEPS", "4")
     h = tmp_path / "home"
     assert runner.invoke(app, ["--home", str(h), "init"]).exit_code == 0
     return h
@@ -24,7 +26,8 @@ def iloop(home, *args):
 
 def test_every_command_has_help():
     for cmd in (["--help"], ["init", "--help"], ["assets", "fetch", "--help"], ["ingest", "--help"],
-                ["stats", "--help"], ["export", "--help"], ["serve", "--help"], ["run", "--help"]):
+                ["stats", "--help"], ["export", "--help"], ["serve", "--help"], ["run", "--help"],
+                ["score", "--help"], ["finetune", "--help"], ["select", "--help"]):
         r = runner.invoke(app, cmd)
         assert r.exit_code == 0 and "Usage" in r.output, cmd
 
@@ -93,3 +96,28 @@ def test_assets_list_and_graph(home):
     assert r.exit_code == 0 and "sharegpt" in r.output
     r = iloop(home, "graph")
     assert "begin_round" in r.output and "measure" in r.output
+
+
+def test_score_finetune_select(home):
+    from graph.config import load_config
+    from graph.context import Resources
+    from tests.agents.test_seed_selector import add_pool
+
+    add_pool(Resources(load_config(home)))
+    r = iloop(home, "score", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["scored_new"] == 24 and data["loss_mean"] > 0 and data["model_key"].startswith("smollm2-135m:")
+    assert json.loads(iloop(home, "score", "--json").stdout)["scored_new"] == 0  # cached
+    r = iloop(home, "finetune", "--steps", "3")
+    assert r.exit_code == 0 and "adapter" in r.output and (home / "adapters" / "latest").exists(), r.output
+    r = iloop(home, "select", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["by_criterion"]["multi_skill"] == 6
+    assert json.loads(iloop(home, "stats", "--json").stdout)["seeds"]["total"] == 0
+    r = iloop(home, "select", "--strategy", "criteria")
+    assert r.exit_code == 0 and "new seeds" in r.output, r.output
+    seeds = json.loads(iloop(home, "stats", "--json").stdout)["seeds"]
+    assert seeds["by_criterion"]["multi_skill"] == 6 and seeds["by_strategy"] == {"criteria": seeds["total"]}
+    r = iloop(home, "select", "--strategy", "everything")
+    assert r.exit_code == 1 and "criteria, ila or both" in r.output

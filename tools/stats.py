@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from state.db import Store
 from tools.taxonomy import domain_shares
-from state.models import (Conversation, ConversationTag, Decision, Domain, IngestedFile, Round, SteeringPriority,
-                          Tag, TokenUsage)
+from state.models import (Conversation, ConversationTag, Decision, Domain, IngestedFile, LossScore, Round, Seed,
+                          SteeringPriority, Tag, TokenUsage)
 
 STATS_SCHEMA_VERSION = 1
 
@@ -31,6 +31,17 @@ def graph_figures(store: Store) -> dict[str, Any]:
             return {}
         rows = conn.execute(sa.select(m.c.name, m.c.value).where(m.c.round == last, m.c.name.in_(names))).all()
     return {"round": last, **{n: v for n, v in rows}}
+
+
+def seed_figures(conn) -> dict[str, Any]:
+    """Seeds by criterion (a seed chosen by two criteria counts under both), strategy, round and status."""
+    t = Seed.__table__
+    by_criterion: Counter = Counter()
+    for crits in conn.execute(sa.select(t.c.criteria)).scalars():
+        by_criterion.update(json.loads(crits))
+    return {"total": conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0,
+            "by_criterion": dict(sorted(by_criterion.items())), "by_strategy": _group(conn, t.c.strategy),
+            "by_round": _group(conn, t.c.round), "by_status": _group(conn, t.c.status)}
 
 
 def _group(conn, column) -> dict[str, int]:
@@ -57,6 +68,9 @@ def collect(store: Store) -> dict[str, Any]:
         files = conn.execute(sa.select(IngestedFile.__table__)).mappings().all()
         steering = conn.execute(sa.select(sa.func.count()).select_from(SteeringPriority.__table__)).scalar() or 0
         by_source, by_origin, by_lang = _group(conn, c.c.source), _group(conn, c.c.origin), _group(conn, c.c.lang)
+        seeds = seed_figures(conn)
+        ls = LossScore.__table__
+        scored = _group(conn, ls.c.model_key)
     tokens: dict[str, dict[str, int]] = {}
     for u in usage:
         agg = tokens.setdefault(u["role"], Counter())
@@ -82,6 +96,8 @@ def collect(store: Store) -> dict[str, Any]:
         "rounds": {"total": len(rounds), "last": rounds[-1][0] if rounds else 0,
                    "by_status": dict(Counter(s for _, s in rounds))},
         "decisions": {"total": sum(decisions.values()), "by_node": decisions},
+        "seeds": seeds,
+        "loss_scores": {"by_model": scored},
         "steering": {"priorities": steering},
         "llm_tokens": {role: dict(v) for role, v in sorted(tokens.items())},
     }

@@ -173,18 +173,23 @@ def _descriptions(store) -> dict[str, str]:
         return dict(conn.execute(sa.select(d.c.name, d.c.description).order_by(d.c.id)).all())
 
 
-def domain_shares(store) -> dict[str, int]:
-    """Conversations per domain: each tagged conversation counts for its most frequent domain among its tags."""
+def primary_domains(store, conversation_ids: list[int] | None = None) -> dict[int, str]:
+    """conversation id -> its domain: the most frequent domain among its canonical tags (ties: name order)."""
     t, d = Tag.__table__, Domain.__table__
     with store.engine.connect() as conn:
         tag_domain = dict(conn.execute(sa.select(t.c.id, d.c.name).select_from(
             t.join(d, t.c.domain_id == d.c.id))).all())
-    counts: Counter = Counter()
-    for tags in canonical_tags_of(store).values():
+    out = {}
+    for cid, tags in canonical_tags_of(store, conversation_ids).items():
         votes = Counter(tag_domain[x] for x in tags if x in tag_domain)
         if votes:
-            counts[votes.most_common(1)[0][0]] += 1
-    return dict(counts)
+            out[cid] = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return out
+
+
+def domain_shares(store) -> dict[str, int]:
+    """Conversations per domain: each tagged conversation counts for its primary domain."""
+    return dict(Counter(primary_domains(store).values()))
 
 
 def tags_by_domain(store) -> dict[str, list[str]]:

@@ -77,8 +77,19 @@ def test_loop_ingests_embeds_tags_analyses_then_plateaus(llm_res, tmp_path):
         steer = conn.execute(sa.text("SELECT count(*) FROM steering WHERE set_by='coverage_analyst'")).scalar()
         zh_domain = conn.execute(sa.text("SELECT d.name FROM tags t JOIN domains d ON d.id = t.domain_id "
                                          "WHERE t.name = '烹饪'")).scalar()
+        actions = dict(conn.execute(sa.text("SELECT action, count(*) FROM decisions WHERE node='seed_selector' "
+                                            "GROUP BY action")).all())
+        criteria = [json.loads(c) for c in conn.execute(sa.text("SELECT criteria FROM seeds")).scalars()]
+        losses = dict(conn.execute(sa.text("SELECT model_key LIKE '%lora-%', count(*) FROM loss_scores "
+                                           "GROUP BY 1")).all())
     assert steer >= 1 and zh_domain == "home and food"
     assert (res.config.home / "graphs" / "cooccurrence-round0001.json").exists()
+    # the seed selector scored the 24 tagged conversations with the base model and M_FT, trained M_FT once
+    # (round 2 saw the same domains) and chose the hard-to-follow seed the scaled quota allows (1 of 24)
+    assert m["scored_total"] == 24 and losses == {0: 24, 1: 24}
+    assert actions["finetune"] == 1 and actions["select_seed"] == len(criteria) >= 1
+    assert ["hard"] in criteria and all(set(c) <= {"hard", "long_tail", "multi_skill", "undertrained"}
+                                        for c in criteria)
 
 
 def test_max_rounds_stops_the_loop(llm_res, tmp_path):
