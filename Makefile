@@ -32,7 +32,9 @@ assets: install
 demo: install
 	$(BIN)/iloop --home $(HOME_DIR) init
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
-	$(BIN)/iloop --home $(HOME_DIR) run --max-rounds 1
+	# M_FT on 2 CPU cores: the default 30 steps of 512 tokens took 29 s a step on the 0.5B (15 min), so the demo
+	# trains 8 steps of 256 tokens; real runs keep the defaults (docs/seeds.md).
+	$(BIN)/iloop --home $(HOME_DIR) --set finetune.steps=8 --set finetune.max_tokens=256 run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 
 # The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
@@ -46,6 +48,8 @@ test: install browser
 bench: install
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_taxonomy.py
+	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_selection.py
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache

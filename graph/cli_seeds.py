@@ -9,11 +9,11 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from graph.cli import _fail, _resources, app, out
+from graph.cli import _fail, _resources, app, console, out
 
 
 def _log(msg: str) -> None:
-    out.print(f"[dim]{msg}[/dim]")
+    console.print(f"[dim]{msg}[/dim]")  # stderr: stdout carries --json output
 
 
 @app.command()

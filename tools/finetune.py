@@ -151,6 +151,11 @@ def needs_refresh(adapter: Adapter | None, domain_of: dict[int, str], settings, 
         return "no fine-tuned model yet"
     if adapter.card.get("base") != base:
         return f"scoring model changed ({adapter.card.get('base')} -> {base})"
+    knobs = settings.model_dump(exclude={"refresh_growth", "seed"})
+    trained_with = {k: v for k, v in adapter.card.get("settings", {}).items() if k in knobs}
+    if trained_with != knobs:
+        changed = sorted(k for k in knobs if trained_with.get(k) != knobs[k])
+        return f"fine-tune settings changed: {', '.join(changed)}"
     domains = set(domain_of.values())
     if set(adapter.card.get("domains", {})) != domains:
         return "the domain categories changed"

@@ -60,3 +60,4 @@ def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder):
     assert "domain" in needs_refresh(adapter, {**domain_of, 99: "poetry"}, settings, "smollm2-135m")
     assert "model changed" in needs_refresh(adapter, domain_of, settings, "qwen2.5-coder-0.5b")
     assert needs_refresh(None, domain_of, settings, "x") == "no fine-tuned model yet"
+    assert "steps" in needs_refresh(adapter, domain_of, settings.model_copy(update={"steps": 20}), "smollm2-135m")
