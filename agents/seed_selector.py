@@ -20,8 +20,8 @@ from graph.state import IloopState
 from state.models import Seed, utcnow
 from tools.finetune import NO_DOMAIN, finetune, latest_adapter, needs_refresh
 from tools.loss_scorer import LossScorer, scorer_from_config
-from tools.scoring import cached_losses, score_conversations
-from tools.seed_frame import build_frame, content_hashes, grid_cells, load_steering, skill_tags
+from tools.scoring import all_conversation_ids, cached_losses, content_hashes, score_conversations
+from tools.seed_frame import build_frame, grid_cells, load_steering, skill_tags
 from tools.seeds import ALL_CRITERIA, combine, depth, resolve_cuts, select_criteria, select_ila
 from tools.taxonomy import primary_domains
 
@@ -37,14 +37,7 @@ def _kinds(cfg) -> tuple[str, ...]:
 
 def score_pool(res, scorer: LossScorer, limit: int, round_: int, all_conversations: bool = False) -> dict:
     """Score up to ``limit`` (0 = all) tagged conversations the cache has no loss for; returns figures."""
-    if all_conversations:
-        import sqlalchemy as sa
-
-        from state.models import Conversation
-        with res.store.engine.connect() as conn:
-            ids = list(conn.execute(sa.select(Conversation.__table__.c.id)).scalars())
-    else:
-        ids = sorted(skill_tags(res.store)[0])
+    ids = all_conversation_ids(res.store) if all_conversations else sorted(skill_tags(res.store)[0])
     hashes = content_hashes(res.store, ids)
     done = set(ids)
     for kind in _kinds(res.config):  # scored = has every kind this configuration needs
@@ -63,11 +56,7 @@ def ensure_mft(res, scorer: LossScorer, round_: int, force: bool = False, log: C
     """The latest M_FT if it still fits, else a new one trained on the domain-balanced subset."""
     domain_of = primary_domains(res.store)
     if not domain_of:  # no taxonomy yet: balance is impossible, so M_FT learns from a seeded sample of the pool
-        import sqlalchemy as sa
-
-        from state.models import Conversation
-        with res.store.engine.connect() as conn:
-            domain_of = {i: NO_DOMAIN for i in conn.execute(sa.select(Conversation.__table__.c.id)).scalars()}
+        domain_of = {i: NO_DOMAIN for i in all_conversation_ids(res.store)}
     cfg = res.config
     current = latest_adapter(cfg.home)
     why = "asked for" if force else needs_refresh(current, domain_of, cfg.finetune, scorer.name)

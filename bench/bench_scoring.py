@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from graph.settings_seeds import ScoringSettings  # noqa: E402
 from tools.assets import AssetStore  # noqa: E402
 from tools.formats import to_canonical  # noqa: E402
-from tools.loss_scorer import LossScorer, model_folder  # noqa: E402
+from tools.loss_scorer import LossScorer, model_folder, pad_batch  # noqa: E402
 
 
 def conversations(assets: AssetStore, n: int) -> list[list[dict]]:
@@ -31,17 +31,13 @@ def raw_forward(scorer: LossScorer, encoded, batch: int) -> tuple[list[float], f
     """Input-order batches, full logits over the vocabulary, cross-entropy on the response positions."""
     import torch
     import torch.nn.functional as F
-    model, pad = scorer.model, scorer.tokenizer.pad_token_id or 0
+    model = scorer.model
     out, real, padded = [], 0, 0
     start = time.perf_counter()
     for k in range(0, len(encoded), batch):
         part = encoded[k:k + batch]
-        width = max(len(e.ids) for e in part)
-        ids = torch.full((len(part), width), pad)
-        attn = torch.zeros_like(ids)
-        for r, e in enumerate(part):
-            ids[r, :len(e.ids)] = torch.tensor(e.ids)
-            attn[r, :len(e.ids)] = 1
+        ids, attn, _ = pad_batch(part, scorer.tokenizer.pad_token_id)
+        width = ids.shape[1]
         with torch.no_grad():
             logits = model(input_ids=ids, attention_mask=attn).logits.float()
         for r, e in enumerate(part):

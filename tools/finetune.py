@@ -10,12 +10,12 @@ import hashlib
 import json
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tools.loss_scorer import LossScorer, encode_conversation
+from tools.loss_scorer import LossScorer, encode_conversation, pad_batch
 from tools.scoring import load_messages
 
 NO_DOMAIN = "(no domain)"
@@ -85,21 +85,14 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
     model = get_peft_model(base, lora).to(scorer.device)  # adapters are kept in fp32 by peft
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
-    pad = scorer.tokenizer.pad_token_id if scorer.tokenizer.pad_token_id is not None else 0
     rng, losses, start = random.Random(seed), [], time.perf_counter()
     order: list[int] = []
     for step in range(settings.steps):
         if len(order) < settings.batch_size:  # epochs over a shuffled order: every item is seen equally often
             order += rng.sample(range(len(encoded)), len(encoded))
         batch = [encoded[order.pop()] for _ in range(min(settings.batch_size, len(encoded)))]
-        width = max(len(e.ids) for e in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attn = torch.zeros_like(ids)
-        labels = torch.full_like(ids, -100)
-        for r, e in enumerate(batch):
-            ids[r, :len(e.ids)] = torch.tensor(e.ids)
-            attn[r, :len(e.ids)] = 1
-            labels[r, :len(e.ids)] = torch.tensor([t if s else -100 for t, s in zip(e.ids, e.scored)])
+        ids, attn, scored = pad_batch(batch, scorer.tokenizer.pad_token_id)
+        labels = ids.masked_fill(~scored, -100)
         out = model(input_ids=ids.to(scorer.device), attention_mask=attn.to(scorer.device),
                     labels=labels.to(scorer.device))
         out.loss.backward()
@@ -159,15 +152,9 @@ def needs_refresh(adapter: Adapter | None, domain_of: dict[int, str], settings, 
     domains = set(domain_of.values())
     if set(adapter.card.get("domains", {})) != domains:
         return "the domain categories changed"
-    size = sum(min(settings.per_domain, n) for n in _counts(domain_of).values())
+    size = sum(min(settings.per_domain, n) for n in Counter(domain_of.values()).values())
     trained = adapter.card.get("conversations", 0)
     if trained and (size - trained) / trained > settings.refresh_growth:
         return f"the balanced subset would grow from {trained} to {size}"
     return ""
 
-
-def _counts(domain_of: dict[int, str]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for d in domain_of.values():
-        out[d] += 1
-    return out

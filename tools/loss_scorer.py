@@ -90,6 +90,20 @@ def length_buckets(lengths: Sequence[int], batch_tokens: int, max_batch: int) ->
     return batches
 
 
+def pad_batch(batch: Sequence[Encoded], pad_id: int | None):
+    """Right-padded (ids, attention mask, scored mask) tensors of one batch."""
+    import torch
+    width = max(len(e.ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id if pad_id is not None else 0, dtype=torch.long)
+    attn = torch.zeros((len(batch), width), dtype=torch.long)
+    scored = torch.zeros((len(batch), width), dtype=torch.bool)
+    for r, e in enumerate(batch):
+        ids[r, :len(e.ids)] = torch.tensor(e.ids)
+        attn[r, :len(e.ids)] = 1
+        scored[r, :len(e.ids)] = torch.tensor(e.scored, dtype=torch.bool)
+    return ids, attn, scored
+
+
 def resolve_device(device: str) -> str:
     import torch
     if device == "auto":
@@ -179,15 +193,8 @@ class LossScorer:
     def _batch(self, batch: list[Encoded]) -> list[tuple[float, int]]:
         import torch
         import torch.nn.functional as F
-        width = max(len(e.ids) for e in batch)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attn = torch.zeros((len(batch), width), dtype=torch.long)
-        target = torch.zeros((len(batch), width), dtype=torch.bool)
-        for r, e in enumerate(batch):
-            ids[r, :len(e.ids)] = torch.tensor(e.ids)
-            attn[r, :len(e.ids)] = 1
-            target[r, 1:len(e.ids)] = torch.tensor(e.scored[1:], dtype=torch.bool)
+        ids, attn, target = pad_batch(batch, self.tokenizer.pad_token_id)
+        target[:, 0] = False  # the first token has no context to be predicted from
         ids, attn, target = ids.to(self.device), attn.to(self.device), target.to(self.device)
         rows, cols = target.nonzero(as_tuple=True)
         with torch.no_grad():

@@ -33,15 +33,27 @@ def save_losses(store, key: str, kind: str, results: dict[str, LossResult]) -> N
     store.insert_ignore(LossScore.__table__, rows, ["model_key", "content_hash", "kind"])
 
 
-def load_messages(store, ids: list[int]) -> dict[int, tuple[str, list[dict]]]:
-    """conversation id -> (content hash, messages)."""
-    t, out = Conversation.__table__, {}
+def _by_ids(store, columns, ids: list[int]):
+    """Rows of the conversations table for ``ids``, queried in chunks under SQLite's parameter limit."""
+    t = Conversation.__table__
     with store.engine.connect() as conn:
         for k in range(0, len(ids), 900):
-            for i, h, m in conn.execute(sa.select(t.c.id, t.c.content_hash, t.c.messages)
-                                        .where(t.c.id.in_(ids[k:k + 900]))):
-                out[i] = (h, json.loads(m))
-    return out
+            yield from conn.execute(sa.select(t.c.id, *[t.c[c] for c in columns]).where(t.c.id.in_(ids[k:k + 900])))
+
+
+def load_messages(store, ids: list[int]) -> dict[int, tuple[str, list[dict]]]:
+    """conversation id -> (content hash, messages)."""
+    return {i: (h, json.loads(m)) for i, h, m in _by_ids(store, ["content_hash", "messages"], ids)}
+
+
+def content_hashes(store, ids: list[int]) -> dict[int, str]:
+    return dict(_by_ids(store, ["content_hash"], ids))
+
+
+def all_conversation_ids(store) -> list[int]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(sa.select(Conversation.__table__.c.id).order_by(Conversation.__table__.c.id))
+                    .scalars())
 
 
 def score_conversations(store, scorer: LossScorer, ids: list[int], kinds: Iterable[str] = ("cond",),

@@ -11,9 +11,9 @@ from collections import Counter
 import numpy as np
 import sqlalchemy as sa
 
-from state.models import Conversation, Seed, SteeringPriority, Tag
+from state.models import Seed, SteeringPriority, Tag
 from state.taxonomy import canonical_tags_of
-from tools.scoring import cached_losses
+from tools.scoring import cached_losses, content_hashes
 from tools.seeds import SeedFrame, Steering
 from tools.taxonomy import primary_domains
 
@@ -28,14 +28,6 @@ def skill_tags(store) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]
         en = [x for x in tags if info.get(x, ("", ""))[1] == "en"]
         out[cid] = sorted(en or tags)
     return out, info
-
-
-def content_hashes(store, ids: list[int]) -> dict[int, str]:
-    c, out = Conversation.__table__, {}
-    with store.engine.connect() as conn:
-        for k in range(0, len(ids), 900):
-            out.update(conn.execute(sa.select(c.c.id, c.c.content_hash).where(c.c.id.in_(ids[k:k + 900]))).all())
-    return out
 
 
 def seed_ids(store) -> set[int]:
