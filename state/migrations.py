@@ -195,7 +195,56 @@ def _m4_seeds(op: Operations) -> None:
     op.create_index("ix_seeds_round", "seeds", ["round"])
 
 
-MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds]
+def _m5_evolution(op: Operations) -> None:
+    """Version 5: evolution attempts per seed, staged candidates, leakage checks and removed leaks."""
+    with op.batch_alter_table("seeds") as batch:
+        batch.add_column(sa.Column("attempts", sa.Integer, nullable=False, server_default="0"))
+    op.create_table(
+        "candidates", _id(),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("parent_id", sa.Integer, nullable=True),
+        sa.Column("operation", sa.String(32), nullable=False),
+        sa.Column("messages", sa.Text, nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("lang", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("conversation_id", sa.Integer, nullable=True),
+        sa.Column("evidence", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    for col in ("round", "content_hash", "status"):
+        op.create_index(f"ix_candidates_{col}", "candidates", [col])
+    op.create_table(
+        "leak_checks",
+        sa.Column("conversation_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("bench_fp", sa.String(64), nullable=False),
+        sa.Column("round", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "leaks", _id(),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("conversation_id", sa.Integer, nullable=True),
+        sa.Column("candidate_id", sa.Integer, nullable=True),
+        sa.Column("origin", sa.String(16), nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("messages", sa.Text, nullable=False),
+        sa.Column("turn", sa.Integer, nullable=False),
+        sa.Column("benchmark", sa.String(200), nullable=False),
+        sa.Column("bench_ref", sa.String(200), nullable=False),
+        sa.Column("bench_text", sa.Text, nullable=False),
+        sa.Column("similarity", sa.Float, nullable=False),
+        sa.Column("ngram", sa.Float, nullable=False),
+        sa.Column("llm_verdict", sa.String(16), nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    op.create_index("ix_leaks_round", "leaks", ["round"])
+
+
+MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds,
+                                                  _m5_evolution]
 HEAD = len(MIGRATIONS)
 
 

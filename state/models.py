@@ -200,8 +200,57 @@ class Seed(SQLModel, table=True):
     criteria: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list, in paper order
     evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     status: str = Field(default="selected", max_length=16)  # selected | evolved | exhausted
+    attempts: int = 0  # evolution attempts made; the evolver gives up after evolution.max_attempts
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Candidate(SQLModel, table=True):
+    """A generated conversation waiting for the leakage guard; admitted ones become conversations."""
+    __tablename__ = "candidates"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int = Field(index=True)
+    kind: str = Field(max_length=16)  # evolved | synthesized
+    parent_id: Optional[int] = None  # the seed conversation (no FK: a parent may later be removed as a leak)
+    operation: str = Field(default="", max_length=32)
+    messages: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(max_length=64, index=True)
+    lang: str = Field(max_length=8)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | admitted | leak | duplicate
+    conversation_id: Optional[int] = None  # set on admission
+    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # validation figures
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeakCheck(SQLModel, table=True):
+    """A stored conversation checked against one benchmark set (fingerprint): not checked again until it changes."""
+    __tablename__ = "leak_checks"
+    conversation_id: int = Field(primary_key=True)
+    bench_fp: str = Field(max_length=64)
+    round: int = 0
+
+
+class Leak(SQLModel, table=True):
+    """A removed item with the benchmark prompt it matched: the report, and enough to restore it by hand."""
+    __tablename__ = "leaks"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int = Field(index=True)
+    conversation_id: Optional[int] = None  # its id while stored (pool items), None for a rejected candidate
+    candidate_id: Optional[int] = None
+    origin: str = Field(max_length=16)
+    source: str = Field(max_length=200)
+    content_hash: str = Field(max_length=64)
+    messages: str = Field(sa_column=Column(Text, nullable=False))
+    turn: int = 0  # which user turn matched (0 = first)
+    benchmark: str = Field(max_length=200)
+    bench_ref: str = Field(max_length=200)  # the benchmark record (question id, key, index)
+    bench_text: str = Field(sa_column=Column(Text, nullable=False))
+    similarity: float
+    ngram: float
+    llm_verdict: str = Field(default="", max_length=16)  # same | different | error | "" (not asked)
+    method: str = Field(max_length=16)  # semantic | ngram | llm
     created_at: datetime = Field(default_factory=utcnow)
 
 
 ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, TagMerge, TagAlignment, ConversationTag,
-                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage, LossScore, Seed)]
+                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage, LossScore, Seed,
+                                    Candidate, LeakCheck, Leak)]

@@ -50,6 +50,10 @@ class VectorStore:
             found.update({i: np.asarray(v, dtype=np.float32) for i, v in zip(out["ids"], out["embeddings"])})
         return found
 
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection(name).delete(ids=list(ids))
+
     def count(self, name: str) -> int:
         return self.collection(name).count()
 

@@ -81,8 +81,10 @@ class Embedder:
 def cached_vectors(embedder: Embedder, vectors, collection: str, texts: list[str], prefix: str = "") -> np.ndarray:
     """Unit vectors for ``texts`` in order; only texts not yet in the Chroma collection are encoded."""
     ids = [text_id(prefix + t) for t in texts]
-    embedder.encode_cached(vectors, collection, ids, texts)
+    unique = dict(zip(ids, texts))  # repeated texts ("continue", "thanks") are embedded and fetched once
+    keys = list(unique)
+    embedder.encode_cached(vectors, collection, keys, list(unique.values()))
     found: dict[str, np.ndarray] = {}
-    for start in range(0, len(ids), 5000):
-        found.update(vectors.get_vectors(collection, ids[start:start + 5000]))
+    for start in range(0, len(keys), 5000):
+        found.update(vectors.get_vectors(collection, keys[start:start + 5000]))
     return np.stack([found[i] for i in ids]) if ids else np.zeros((0, embedder.dim), dtype=np.float32)

@@ -191,6 +191,10 @@ class LLM:
                 last = exc
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))
                 continue
+            if (getattr(reply, "response_metadata", None) or {}).get("finish_reason") == "length":
+                # plain-text replies come back cut instead of raising; a cut answer is never usable data
+                self._account(role, calls=1)
+                raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
             text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             meta = getattr(reply, "usage_metadata", None) or {}
             usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
