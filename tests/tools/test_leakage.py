@@ -1,0 +1,78 @@
+"""Benchmark files, the n-gram test and the two-stage decision, without a model."""
+import json
+
+import pytest
+
+from graph.settings_evolution import LeakageSettings
+from tools.leakage import (BenchFileError, BenchPrompt, containment, fingerprint, judge_pairs, load_file,
+                           parse_same_task, prompts_of, user_turns)
+from tools.llm import ParseError
+
+
+@pytest.mark.parametrize("record, expected", [
+    ("Just a prompt", ["Just a prompt"]),
+    ({"key": 1, "prompt": "P"}, ["P"]),
+    ({"instruction": "Do X", "input": "data"}, ["Do X\n\ndata"]),
+    ({"question": "Q?", "text": "ignored"}, ["Q?"]),
+    ({"turns": ["first", "second"]}, ["first", "second"]),
+    ({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u1"},
+                   {"role": "assistant", "content": "a"}, {"role": "user", "content": "u2"}]}, ["u1", "u2"]),
+    ({"conversations": [{"from": "human", "value": "h"}, {"from": "gpt", "value": "g"}]}, ["h"]),
+])
+def test_the_prompt_field_is_found_in_documented_order(record, expected):
+    assert prompts_of(record) == expected
+
+
+def test_files_load_with_refs_and_bad_records_name_the_file_and_record(tmp_path):
+    good = tmp_path / "mine.jsonl"
+    good.write_text(json.dumps({"id": "a", "turns": ["t one", "t two"]}) + "\n" + json.dumps({"prompt": "p"}) + "\n")
+    prompts = load_file(good)
+    assert [(p.benchmark, p.ref, p.text) for p in prompts] == [("mine", "a/t1", "t one"), ("mine", "a/t2", "t two"),
+                                                                ("mine", "1", "p")]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "fine"}) + "\n" + json.dumps({"answer": 3}) + "\n{oops\n")
+    with pytest.raises(BenchFileError, match=r"bad.jsonl: 2 unreadable records.*record 1 .*no prompt field.*"
+                                             r"keys: \['answer'\].*record 2"):
+        load_file(bad)
+    with pytest.raises(BenchFileError, match="does not exist"):
+        load_file(tmp_path / "missing.json")
+    array = tmp_path / "arr.json"
+    array.write_text(json.dumps([{"instruction": "x"}, {"instruction": "y"}]))
+    assert [p.text for p in load_file(array)] == ["x", "y"]
+
+
+def test_containment_counts_the_benchmark_prompts_ngrams_in_the_item():
+    bench = "What is the meaning of life?"
+    assert containment(bench, "Question: what is the meaning of life? Explain in 5 paragraphs.", 3) == 1.0
+    assert containment(bench, "What is the meaning of a word?", 3) == 0.75  # 3 of its 4 trigrams
+    assert containment("can you write code?", "can you write code?", 3) == 0.0  # too short to identify
+    assert containment("请告诉我华特迪士尼的历史和他的公司", "华特迪士尼的历史和他的公司是什么", 3) > 0.6  # characters
+
+
+S = LeakageSettings(remove_threshold=0.9, band_low=0.75, ngram_threshold=0.5)
+P = BenchPrompt("b", "1", "What is the meaning of life? Answer in one sentence.")
+
+
+def test_two_stage_decision():
+    assert judge_pairs(["x"], [[(P, 0.95)]], S).leak.method == "semantic"
+    wrapped = judge_pairs(["Hi! What is the meaning of life? Answer in one sentence."], [[(P, 0.8)]], S)
+    assert wrapped.leak.method == "ngram" and wrapped.leak.ngram == 1.0
+    open_ = judge_pairs(["Tell me, briefly, why we live."], [[(P, 0.8)]], S)
+    assert open_.leak is None and len(open_.undecided) == 1  # for the LLM check when enabled
+    assert judge_pairs(["unrelated"], [[(P, 0.5)]], S).matches == []
+    second = judge_pairs(["first turn", "second turn"], [[(P, 0.3)], [(P, 0.97)]], S)
+    assert second.leak.turn == 1
+
+
+def test_user_turns_and_fingerprint():
+    msgs = [{"role": "user", "content": f"u{k}"} for k in range(5)]
+    assert user_turns(msgs, 2) == ["u0", "u1"] and len(user_turns(msgs, 0)) == 5
+    fp = fingerprint([P], S, "minilm")
+    assert fp != fingerprint([P], S.model_copy(update={"remove_threshold": 0.8}), "minilm")
+    assert fp != fingerprint([P, BenchPrompt("b", "2", "other")], S, "minilm") and fp != fingerprint([P], S, "bge")
+
+
+def test_same_task_reply_is_strict():
+    assert parse_same_task('{"same_task": true}') is True
+    with pytest.raises(ParseError):
+        parse_same_task('{"same_task": "probably"}')
