@@ -16,6 +16,7 @@ import streamlit as st
 from graph.config import load_config
 from state.db import Store
 from state.models import Conversation, Decision, Metric, Round, Seed, SteeringPriority, utcnow
+from graph.settings_evolution import OPERATIONS
 from tools.seeds import ALL_CRITERIA
 from tools.stats import collect
 
@@ -45,6 +46,8 @@ def save_priority(store: Store, kind: str, key: str, weight: float, note: str) -
         raise ValueError(f"unknown steering kind {kind!r}; expected one of {', '.join(STEERING_KINDS)}")
     if kind == "criterion" and key not in ALL_CRITERIA:  # a misspelt key would silently steer nothing
         raise ValueError(f"unknown criterion {key!r}; expected one of {', '.join(ALL_CRITERIA)}")
+    if kind == "operation" and key not in OPERATIONS:
+        raise ValueError(f"unknown operation {key!r}; expected one of {', '.join(OPERATIONS)}")
     with store.session() as s:
         row = s.execute(sa.select(SteeringPriority).where(SteeringPriority.kind == kind,
                                                           SteeringPriority.key == key)).scalars().first()
@@ -52,6 +55,31 @@ def save_priority(store: Store, kind: str, key: str, weight: float, note: str) -
         row.weight, row.note, row.set_by, row.updated_at = weight, note, "user", utcnow()
         s.add(row)
         s.commit()
+
+
+def evolution_tab(store: Store, stats: dict) -> None:
+    evo, leak = stats["evolution"], stats["leakage"]
+    st.write(f"valid evolutions: {evo['accepted']} · rejected: " + (", ".join(
+        f"{k} {v}" for k, v in evo["rejected"].items()) or "none") + " · candidates: " + (", ".join(
+        f"{k} {v}" for k, v in evo["candidates_by_status"].items()) or "none"))
+    st.write(f"benchmark leaks removed: {leak['removed']} (" + (", ".join(
+        f"{k} {v}" for k, v in leak["by_benchmark"].items()) or "none") + f") · conversations checked: "
+        f"{leak['checked']}")
+    c = Conversation.__table__
+    p = c.alias("parent")
+    rows = frame(store, sa.select(c.c.round_created.label("round"), c.c.operation, c.c.n_turns, p.c.messages.label(
+        "seed"), c.c.messages.label("evolved")).select_from(c.join(p, p.c.id == c.c.parent_id))
+        .where(c.c.origin == "evolved").order_by(c.c.id.desc()).limit(200))
+    if not rows.empty:
+        first = lambda m: next((x["content"] for x in json.loads(m) if x["role"] == "user"), "")[:200]
+        rows["seed"], rows["evolved"] = rows["seed"].map(first), rows["evolved"].map(first)
+        st.dataframe(rows, hide_index=True)
+    from state.models import Leak
+    lk = Leak.__table__
+    leaks = frame(store, sa.select(lk.c.round, lk.c.origin, lk.c.benchmark, lk.c.bench_ref, lk.c.method,
+                                   lk.c.similarity, lk.c.ngram, lk.c.bench_text).order_by(lk.c.id.desc()).limit(200))
+    if not leaks.empty:
+        st.dataframe(leaks, hide_index=True)
 
 
 def main() -> None:
@@ -69,8 +97,8 @@ def main() -> None:
     st.caption("by origin: " + ", ".join(f"{k} {v}" for k, v in conv["by_origin"].items()) +
                " · by language: " + ", ".join(f"{k} {v}" for k, v in conv["by_lang"].items()))
 
-    tab_rounds, tab_tax, tab_seeds, tab_decisions, tab_steer = st.tabs(
-        ["Rounds and metrics", "Taxonomy", "Seeds", "Decisions", "Steering"])
+    tab_rounds, tab_tax, tab_seeds, tab_evo, tab_decisions, tab_steer = st.tabs(
+        ["Rounds and metrics", "Taxonomy", "Seeds", "Evolution and leakage", "Decisions", "Steering"])
     with tab_rounds:
         rounds = frame(store, sa.select(Round.__table__).order_by(Round.__table__.c.number))
         st.dataframe(rounds, hide_index=True)
@@ -114,6 +142,8 @@ def main() -> None:
             st.dataframe(rows, hide_index=True)
         else:
             st.info("No seeds yet: the seed selector (`iloop run`, `iloop select`) chooses them after tagging.")
+    with tab_evo:
+        evolution_tab(store, stats)
     with tab_decisions:
         d = Decision.__table__
         nodes = ["(all)"] + list(stats["decisions"]["by_node"])
@@ -130,7 +160,7 @@ def main() -> None:
             key = st.text_input("key (domain name, tag, criterion or operation)")
             weight = st.slider("weight", 0.0, 5.0, 1.0, 0.1)
             note = st.text_input("note")
-            st.caption("criterion keys: " + ", ".join(ALL_CRITERIA))
+            st.caption("criterion keys: " + ", ".join(ALL_CRITERIA) + " · operation keys: " + ", ".join(OPERATIONS))
             if st.form_submit_button("save priority") and key.strip():
                 try:
                     save_priority(store, kind, key.strip(), weight, note)

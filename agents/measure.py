@@ -38,6 +38,7 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     taxonomy = state.get("taxonomy") or {}
     metrics.update({"graph_nodes": taxonomy.get("graph_nodes", 0), "graph_edges": taxonomy.get("graph_edges", 0)})
     metrics.update((state.get("seeds") or {}).get("metrics") or {})
+    metrics.update((state.get("evolution") or {}).get("metrics") or {})
     fit = taxonomy.get("power_law")
     if fit:
         metrics.update({"powerlaw_gamma": fit["gamma"], "powerlaw_ks": fit["ks_distance"],

@@ -15,4 +15,4 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     number = res.store.start_round(thread_id)
     res.store.record_decision(number, "begin_round", f"thread:{thread_id}", "start",
                               f"round {state.get('round', 0) + 1} of this thread", {"db_round": number})
-    return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0}
+    return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {}}

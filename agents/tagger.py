@@ -59,16 +59,34 @@ def tag_conversations(res, ids: list[int], round_: int, llm: LLM, progress=None)
     return counts
 
 
-def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+def tag_ids_now(res, ids: list[int], round_: int) -> dict[str, int]:
+    """Tag the given conversations with the tagger role (servers started and stopped here)."""
     from tqdm import tqdm
 
-    res = resources(config)
-    cfg, round_ = res.config, state.get("db_round", 0)
-    ids = untagged_ids(res.store, cfg.tagging.max_per_round, seed=cfg.seed + round_)
     if not ids:
-        return {"tagged": 0}
+        return {"tagged": 0, "rejected": 0}
+    cfg = res.config
     with embedded_servers(cfg, ["tagger"]), tqdm(total=len(ids), desc="tag", unit="conv", mininterval=2) as bar:
         counts = tag_conversations(res, ids, round_, LLM(cfg, res.store, round_), progress=bar.update)
     res.store.record_decision(round_, "tagger", f"conversations:{len(ids)}", "tag",
                               f"{counts['tagged']} tagged, {counts['rejected']} replies rejected", counts)
-    return {"tagged": counts["tagged"]}
+    return counts
+
+
+def tag_new_items(res, round_: int) -> dict[str, int]:
+    """Every untagged generated item (evolved, synthesized), so it counts in coverage in the round that made it."""
+    return tag_ids_now(res, untagged_ids(res.store, origins=["evolved", "synthesized"]), round_)
+
+
+def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+    """Tags a seeded sample of untagged conversations (tagging.max_per_round)."""
+    res = resources(config)
+    cfg, round_ = res.config, state.get("db_round", 0)
+    ids = untagged_ids(res.store, cfg.tagging.max_per_round, seed=cfg.seed + round_)
+    return {"tagged": tag_ids_now(res, ids, round_)["tagged"]}
+
+
+def new_items_node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+    """Tags the conversations the leakage guard admitted this round (evolved, synthesized)."""
+    res = resources(config)
+    return {"tagged": state.get("tagged", 0) + tag_new_items(res, state.get("db_round", 0))["tagged"]}

@@ -1,7 +1,9 @@
 """The LangGraph state machine. Each stage issue adds its agent node here; there is no other pipeline.
 
-Current loop: begin_round -> ingest -> embed -> tagger -> taxonomist -> coverage_analyst -> seed_selector ->
-measure -> (begin_round | finish).
+Current loop: begin_round -> ingest -> embed -> pool_leakage_guard -> tagger -> taxonomist -> coverage_analyst ->
+seed_selector -> evolver -> leakage_guard -> tag_new -> measure -> (begin_round | finish).
+The leakage guard sits at two places: the pool is checked before anything is tagged or seeded, and the evolver's
+candidates are checked before they become conversations.
 """
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from pathlib import Path
 
 from langgraph.graph import END, START, StateGraph
 
-from agents import (coverage_analyst, embed, finish, ingest, measure, round_keeper, seed_selector, tagger,
-                    taxonomist)
+from agents import (coverage_analyst, embed, evolver, finish, ingest, leakage_guard, measure, round_keeper,
+                    seed_selector, tagger, taxonomist)
 from graph.state import IloopInput, IloopOutput, IloopState
 
 
@@ -20,20 +22,28 @@ def build_graph() -> StateGraph:
     g.add_node("begin_round", round_keeper.node)
     g.add_node("ingest", ingest.node)
     g.add_node("embed", embed.node)
+    g.add_node("pool_leakage_guard", leakage_guard.node)
     g.add_node("tagger", tagger.node)
     g.add_node("taxonomist", taxonomist.node)
     g.add_node("coverage_analyst", coverage_analyst.node)
     g.add_node("seed_selector", seed_selector.node)
+    g.add_node("evolver", evolver.node)
+    g.add_node("leakage_guard", leakage_guard.node)
+    g.add_node("tag_new", tagger.new_items_node)
     g.add_node("measure", measure.node)
     g.add_node("finish", finish.node)
     g.add_edge(START, "begin_round")
     g.add_edge("begin_round", "ingest")
     g.add_edge("ingest", "embed")
-    g.add_edge("embed", "tagger")
+    g.add_edge("embed", "pool_leakage_guard")
+    g.add_edge("pool_leakage_guard", "tagger")
     g.add_edge("tagger", "taxonomist")
     g.add_edge("taxonomist", "coverage_analyst")
     g.add_edge("coverage_analyst", "seed_selector")
-    g.add_edge("seed_selector", "measure")
+    g.add_edge("seed_selector", "evolver")
+    g.add_edge("evolver", "leakage_guard")
+    g.add_edge("leakage_guard", "tag_new")
+    g.add_edge("tag_new", "measure")
     g.add_conditional_edges("measure", measure.route_after_measure, ["begin_round", "finish"])
     g.add_edge("finish", END)
     return g

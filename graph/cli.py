@@ -306,7 +306,7 @@ def show_graph() -> None:
 
 
 # Stage commands live in their own module to keep this one short; importing it registers them on `app`.
-from graph import cli_seeds, cli_stages  # noqa: E402,F401
+from graph import cli_evolve, cli_seeds, cli_stages  # noqa: E402,F401
 
 if __name__ == "__main__":
     app()

@@ -38,6 +38,12 @@ class IloopState(IloopInput, total=False):
     seeds: dict[str, Any]
     """The seed selector's figures: strategy, new seeds, seeds per criterion, grid cells they cover, and the
     metrics (scored, seeds, loss mean/std, scoring tokens/s) that measure writes with the round's others."""
+    evolution: dict[str, Any]
+    """The evolver's figures: seeds tried, candidates staged, counts per outcome (accepted and each rejection
+    reason), the operation weights used, and the metrics measure writes."""
+    leakage: dict[str, Any]
+    """The leakage guard's figures: items removed in this thread so far and the last check's summary (pool checked
+    and removed, candidates admitted, leaks, duplicates)."""
     metrics: dict[str, float]
     """The measure node's metrics of the current round (also written to the metrics table)."""
     history: Annotated[list[dict[str, float]], operator.add]

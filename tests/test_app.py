@@ -53,3 +53,28 @@ def test_console_lists_seeds_with_their_criteria(config, store, tmp_path, monkey
     assert not at.exception
     text = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert "Sort a list in SQL" in text and "multi_skill" in text
+
+
+def test_console_shows_evolutions_with_their_seed_and_leaks_and_checks_operation_keys(config, store, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.setenv("ILOOP_HOME", str(config.home))
+    Importer(store, tmp_path / "r").ingest_file(write_jsonl(tmp_path / "p.jsonl", [chat("Sort a list.")]), "p")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO conversations (content_hash, messages, source, source_ref, lang, origin, "
+                             "parent_id, round_created, n_turns, n_chars, operation, created_at) VALUES ('h2', :m, "
+                             "'evolved', 'candidate:1', 'en', 'evolved', 1, 1, 1, 40, 'deepening', '2026-01-01')"),
+                     {"m": '[{"role": "user", "content": "Sort a list with merge sort in O(n log n)."}, '
+                           '{"role": "assistant", "content": "def ms(xs): ..."}]'})
+        conn.execute(sa.text("INSERT INTO leaks (round, origin, source, content_hash, messages, turn, benchmark, "
+                             "bench_ref, bench_text, similarity, ngram, llm_verdict, method, created_at) VALUES (1, "
+                             "'pool', 'p', 'h9', '[]', 0, 'mt-bench', '81/t1', 'Compose a travel blog', 0.97, 0.9, '', "
+                             "'semantic', '2026-01-01')"))
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    table_text = " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "merge sort in O(n log n)" in table_text and "Sort a list." in table_text and "deepening" in table_text
+    assert "Compose a travel blog" in table_text
+    [s for s in at.selectbox if s.label == "kind"][0].select("operation")
+    [t for t in at.text_input if t.label.startswith("key")][0].input("shorten")
+    at.button[0].click().run()
+    assert any("unknown operation" in e.value for e in at.error)

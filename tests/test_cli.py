@@ -27,7 +27,8 @@ def iloop(home, *args):
 def test_every_command_has_help():
     for cmd in (["--help"], ["init", "--help"], ["assets", "fetch", "--help"], ["ingest", "--help"],
                 ["stats", "--help"], ["export", "--help"], ["serve", "--help"], ["run", "--help"],
-                ["score", "--help"], ["finetune", "--help"], ["select", "--help"]):
+                ["score", "--help"], ["finetune", "--help"], ["select", "--help"], ["evolve", "--help"],
+                ["leakage", "--help"]):
         r = runner.invoke(app, cmd)
         assert r.exit_code == 0 and "Usage" in r.output, cmd
 
@@ -121,3 +122,49 @@ def test_score_finetune_select(home):
     assert seeds["by_criterion"]["multi_skill"] == 6 and seeds["by_strategy"] == {"criteria": seeds["total"]}
     r = iloop(home, "select", "--strategy", "everything")
     assert r.exit_code == 1 and "criteria, ila or both" in r.output
+
+
+def test_leakage_command_removes_leaks_reports_them_and_refuses_a_bad_bench_file(home, tmp_path):
+    f = write_jsonl(tmp_path / "pool.jsonl", [chat("How do I make apple juice?"), chat("Name a prime above 90."),
+                                              chat("Explain how a bloom filter works.")])
+    assert iloop(home, "ingest", str(f)).exit_code == 0
+    mine = write_jsonl(tmp_path / "house.jsonl", [{"prompt": "Explain how a bloom filter works."}])
+    r = iloop(home, "leakage", "--bench", str(mine), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["pool"] == {"checked": 3, "removed": 2, "band": 2} and data["report"].endswith(".jsonl")
+    stats = json.loads(iloop(home, "stats", "--json").stdout)
+    assert stats["conversations"]["total"] == 1 and stats["leakage"]["removed"] == 2
+    assert stats["leakage"]["by_benchmark"] == {"alpaca-eval": 1, "house": 1}
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "ok"}, {"score": 3}])
+    r = iloop(home, "leakage", "--bench", str(bad))
+    assert r.exit_code == 2 and "bad.jsonl" in r.output and "record 1" in r.output
+
+
+def test_evolve_command_evolves_admits_and_tags(home, tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from graph.config import ROLES
+    from state.db import Store
+    from tests.agents.test_evolver import responder
+    from tests.fakes import ScriptedOpenAI
+    from tests.graph.test_graph import fake_llm
+
+    f = write_jsonl(tmp_path / "pool.jsonl", [chat("Explain how a hash map works."), chat("Describe the water cycle.")])
+    assert iloop(home, "ingest", str(f)).exit_code == 0
+    with Store(f"sqlite:///{home / 'iloop.sqlite'}").engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO seeds (conversation_id, round, strategy, criteria, evidence, status, attempts, "
+                             "created_at) SELECT id, 1, 'criteria', '[]', '{}', 'selected', 0, '2026-01-01' "
+                             "FROM conversations"))
+    reply = lambda body: fake_llm(body) if body["messages"][0]["content"].startswith("You label") else responder(body)
+    with ScriptedOpenAI(responder=reply) as srv:
+        for role in ROLES:
+            monkeypatch.setenv(f"ILOOP_ROLES__{role.upper()}__BASE_URL", srv.base_url)
+        r = iloop(home, "evolve", "--limit", "1", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["evolution"]["seeds"] == 1 and data["evolution"]["counts"] == {"accepted": 1}
+    assert data["leakage"]["candidates"]["admitted"] == 1 and data["tagged"]["tagged"] == 1
+    stats = json.loads(iloop(home, "stats", "--json").stdout)
+    assert stats["conversations"]["by_origin"] == {"evolved": 1, "pool": 2}
+    assert stats["evolution"]["accepted"] == 1 and stats["seeds"]["by_status"] == {"evolved": 1, "selected": 1}

@@ -41,7 +41,7 @@ def load_steering(store) -> Steering:
         rows = conn.execute(sa.select(t.c.kind, t.c.key, t.c.weight, t.c.set_by)).all()
     # A user's weight for a key wins over the analyst's (the analyst never writes a key the user set).
     for kind, key, weight, _ in sorted(rows, key=lambda r: r.set_by == "user"):
-        target = {"domain": s.domain, "tag": s.tag, "criterion": s.criterion}.get(kind)
+        target = {"domain": s.domain, "tag": s.tag, "criterion": s.criterion, "operation": s.operation}.get(kind)
         if target is not None:
             target[key] = float(weight)
     return s

@@ -58,6 +58,7 @@ class Steering:
     domain: dict[str, float] = field(default_factory=dict)
     tag: dict[str, float] = field(default_factory=dict)
     criterion: dict[str, float] = field(default_factory=dict)
+    operation: dict[str, float] = field(default_factory=dict)  # read by the evolver, not the selector
 
     def row_weights(self, f: SeedFrame) -> np.ndarray:
         dw = np.array([self.domain.get(d, 1.0) for d in f.domain_names] + [1.0])

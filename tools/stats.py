@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from state.db import Store
 from tools.taxonomy import domain_shares
-from state.models import (Conversation, ConversationTag, Decision, Domain, IngestedFile, LossScore, Round, Seed,
-                          SteeringPriority, Tag, TokenUsage)
+from state.models import (Candidate, Conversation, ConversationTag, Decision, Domain, IngestedFile, Leak, LeakCheck,
+                          LossScore, Round, Seed, SteeringPriority, Tag, TokenUsage)
 
 STATS_SCHEMA_VERSION = 1
 
@@ -44,6 +44,29 @@ def seed_figures(conn) -> dict[str, Any]:
             "by_round": _group(conn, t.c.round), "by_status": _group(conn, t.c.status)}
 
 
+def evolution_figures(conn) -> dict[str, Any]:
+    """Staged candidates by status and operation; validation outcomes from the evolver's decisions."""
+    cand, d = Candidate.__table__, Decision.__table__
+    rejected: Counter = Counter()
+    for ev in conn.execute(sa.select(d.c.evidence).where(d.c.node == "evolver", d.c.action == "reject_evolution")
+                           ).scalars():
+        rejected[json.loads(ev).get("reason", "unknown")] += 1
+    accepted = conn.execute(sa.select(sa.func.count()).where(  # per-item rows, not the round summaries
+        d.c.node == "evolver", d.c.action == "evolve", d.c.subject.like("conversation:%"))).scalar() or 0
+    return {"accepted": accepted, "rejected": dict(sorted(rejected.items())),
+            "candidates_by_status": _group(conn, cand.c.status), "candidates_by_operation": _group(conn, cand.c.operation)}
+
+
+def leakage_figures(conn) -> dict[str, Any]:
+    """Removed items by benchmark, method and origin; how many stored conversations were checked."""
+    lk, lc = Leak.__table__, LeakCheck.__table__
+    return {"removed": conn.execute(sa.select(sa.func.count()).select_from(lk)).scalar() or 0,
+            "by_benchmark": _group(conn, lk.c.benchmark), "by_method": _group(conn, lk.c.method),
+            "by_origin": _group(conn, lk.c.origin),
+            "checked": conn.execute(sa.select(sa.func.count()).select_from(lc)).scalar() or 0,
+            "bench_sets": conn.execute(sa.select(sa.func.count(sa.distinct(lc.c.bench_fp)))).scalar() or 0}
+
+
 def _group(conn, column) -> dict[str, int]:
     return {str(k): int(v) for k, v in conn.execute(sa.select(column, sa.func.count()).group_by(column)).all()}
 
@@ -69,6 +92,7 @@ def collect(store: Store) -> dict[str, Any]:
         steering = conn.execute(sa.select(sa.func.count()).select_from(SteeringPriority.__table__)).scalar() or 0
         by_source, by_origin, by_lang = _group(conn, c.c.source), _group(conn, c.c.origin), _group(conn, c.c.lang)
         seeds = seed_figures(conn)
+        evolution, leakage = evolution_figures(conn), leakage_figures(conn)
         ls = LossScore.__table__
         scored = _group(conn, ls.c.model_key)
     tokens: dict[str, dict[str, int]] = {}
@@ -98,6 +122,8 @@ def collect(store: Store) -> dict[str, Any]:
         "decisions": {"total": sum(decisions.values()), "by_node": decisions},
         "seeds": seeds,
         "loss_scores": {"by_model": scored},
+        "evolution": evolution,
+        "leakage": leakage,
         "steering": {"priorities": steering},
         "llm_tokens": {role: dict(v) for role, v in sorted(tokens.items())},
     }

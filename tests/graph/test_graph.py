@@ -23,6 +23,15 @@ TOPICS = {"python": (["python programming", "debugging"], ["Python编程", "调�
 
 def fake_llm(body):
     system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+    if body["messages"][0]["role"] != "system":  # a dialogue: the model answers as the assistant
+        return f"A worked answer to: {user[:40]}"
+    if system.startswith("You rewrite"):
+        seed = re.findall(r"<<<\n(.*?)\n>>>", user, re.S)[-1]
+        return json.dumps({"instruction": f"{seed} Explain every step, compare two approaches and give an example."})
+    if system.startswith("You check"):
+        return json.dumps({"is_instruction": True, "answerable": True, "evolved": True, "reason": "adds steps"})
+    if system.startswith("You play the USER"):
+        return json.dumps({"message": f"Could you apply that to a harder case? ({len(body['messages'][-1]['content'])})"})
     if system.startswith("You label"):
         for key, (en, zh) in TOPICS.items():
             if key in user.lower():
@@ -50,29 +59,32 @@ def llm_res(config):
         yield r
 
 
-def pool_file(tmp_path, n=24):
+def pool_file(tmp_path, n=24, leaks=6):
+    """n clean items over four topics, then ``leaks`` that ask AlpacaEval's "why the sky is blue?"."""
     topics = ["python script fails with an index error", "cook a risotto for four", "write a poem about rain",
-              "explain why the sky is blue"]
-    return write_jsonl(tmp_path / "pool.jsonl", [chat(f"{topics[k % 4]} (case {k})") for k in range(n)])
+              "explain how ocean tides form"]
+    return write_jsonl(tmp_path / "pool.jsonl", [chat(f"{topics[k % 4]} (case {k})") for k in range(n)]
+                       + [chat(f"explain why the sky is blue (case {k})") for k in range(leaks)])
 
 
 def run_config(res, thread="t1"):
     return {"configurable": {"thread_id": thread, "iloop_config": res.config.model_dump_json()}}
 
 
-def test_loop_ingests_embeds_tags_analyses_then_plateaus(llm_res, tmp_path):
+def test_loop_ingests_guards_tags_selects_evolves_then_plateaus(llm_res, tmp_path):
     res = llm_res
     pool = pool_file(tmp_path)
     graph = compile_with_checkpointer(tmp_path / "ck.sqlite")
     out = graph.invoke({"pools": [str(pool)]}, run_config(res))
-    assert out["round"] == 2 and out["stop_reason"] == "plateau"  # round 2 found nothing new
+    # round 2 only re-evolved the round-1 evolution, which the rules rejected: nothing grew, so it plateaued
+    assert out["round"] == 2 and out["stop_reason"] == "plateau"
     assert [h["growth"] for h in out["history"]][1] == 0.0
     m = out["metrics"]
-    assert m["conversations_total"] == 24 and m["embedded_total"] == 24 and m["conversations_tagged"] == 24
-    assert m["domains"] == 4 and m["tags_canonical"] == 16 and m["graph_nodes"] == 16
+    assert m["conversations_total"] == 25 and m["embedded_total"] == 25 and m["conversations_tagged"] == 25
+    assert m["origin_evolved"] == 1 and m["domains"] == 4 and m["graph_nodes"] == m["tags_canonical"]
     with res.store.engine.connect() as conn:
         nodes = dict(conn.execute(sa.text("SELECT node, count(*) FROM decisions GROUP BY node")).all())
-        assert nodes["ingest"] == 2 and nodes["tagger"] == 1 and nodes["taxonomist"] >= 3
+        assert nodes["ingest"] == 2 and nodes["tagger"] == 2 and nodes["taxonomist"] >= 3
         assert nodes["coverage_analyst"] >= 1 and nodes["finish"] == 1
         steer = conn.execute(sa.text("SELECT count(*) FROM steering WHERE set_by='coverage_analyst'")).scalar()
         zh_domain = conn.execute(sa.text("SELECT d.name FROM tags t JOIN domains d ON d.id = t.domain_id "
@@ -82,14 +94,30 @@ def test_loop_ingests_embeds_tags_analyses_then_plateaus(llm_res, tmp_path):
         criteria = [json.loads(c) for c in conn.execute(sa.text("SELECT criteria FROM seeds")).scalars()]
         losses = dict(conn.execute(sa.text("SELECT model_key LIKE '%lora-%', count(*) FROM loss_scores "
                                            "GROUP BY 1")).all())
+        leaks = conn.execute(sa.text("SELECT benchmark, method, origin, count(*) FROM leaks GROUP BY 1, 2, 3")).all()
+        child = conn.execute(sa.text("SELECT c.messages, c.operation, c.parent_id, s.status, p.messages FROM "
+                                     "conversations c JOIN conversations p ON p.id = c.parent_id JOIN seeds s ON "
+                                     "s.conversation_id = p.id WHERE c.origin = 'evolved'")).one()
+        evolver = dict(conn.execute(sa.text("SELECT action, count(*) FROM decisions WHERE node='evolver' "
+                                            "GROUP BY action")).all())
     assert steer >= 1 and zh_domain == "home and food"
     assert (res.config.home / "graphs" / "cooccurrence-round0001.json").exists()
-    # the seed selector scored the 24 tagged conversations with the base model and M_FT, trained M_FT once
-    # (round 2 saw the same domains) and chose the hard-to-follow seed the scaled quota allows (1 of 24)
-    assert m["scored_total"] == 24 and losses == {0: 24, 1: 24}
+    # the planted benchmark prompts were removed before tagging, with a report
+    assert [(b, o, n) for b, _, o, n in leaks] == [("alpaca-eval", "pool", 6)]
+    assert {method for _, method, _, _ in leaks} <= {"semantic", "ngram"}
+    assert "why the sky is blue" in (res.config.home / "reports" / "leakage-round0001.jsonl").read_text()
+    # the seed selector scored the 24 clean pool items and the evolved one with the base model and M_FT, trained
+    # M_FT once and chose the hard-to-follow seed the scaled quota allows
+    assert m["scored_total"] == 25 and losses == {0: 25, 1: 25}
     assert actions["finetune"] == 1 and actions["select_seed"] == len(criteria) >= 1
     assert ["hard"] in criteria and all(set(c) <= {"hard", "long_tail", "multi_skill", "undertrained"}
                                         for c in criteria)
+    # the seed became a dialogue with lineage; round 2's re-evolution of it was rejected with a reason
+    messages, operation, parent, seed_status, parent_messages = child
+    messages, parent_messages = json.loads(messages), json.loads(parent_messages)
+    assert seed_status == "evolved" and operation in ("breadth", "reasoning", "concretizing", "deepening")
+    assert messages[0]["content"].startswith(parent_messages[0]["content"]) and messages[1]["role"] == "assistant"
+    assert evolver["evolve"] == 3 and evolver["reject_evolution"] == 1  # the accepted item + a summary per round
 
 
 def test_max_rounds_stops_the_loop(llm_res, tmp_path):
@@ -128,5 +156,7 @@ def test_resume_continues_from_the_checkpoint_after_a_crash(llm_res, tmp_path, m
     monkeypatch.setattr(embed_agent, "node", real_embed)
     graph = compile_with_checkpointer(ck)  # a new process would do the same
     out = graph.invoke(None, run_config(res, "crash"))
-    assert calls["ingest"] == 2  # round 1 before the crash, round 2 after resume; round 1 not redone
-    assert out["metrics"]["embedded_total"] == 5 and out["stop_reason"] == "plateau"
+    # ingest ran once in round 1 before the crash and once per later round after the resume: round 1 not redone
+    assert calls["ingest"] == out["round"] >= 2
+    m = out["metrics"]
+    assert m["embedded_total"] == m["conversations_total"] >= 5
