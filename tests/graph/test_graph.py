@@ -60,11 +60,12 @@ def llm_res(config):
 
 
 def pool_file(tmp_path, n=24, leaks=6):
-    """n clean items over four topics, then ``leaks`` that ask AlpacaEval's "why the sky is blue?"."""
+    """n clean items over four topics, then ``leaks`` that copy AlpacaEval's "Please tell me the history of Walt
+    Disney." """
     topics = ["python script fails with an index error", "cook a risotto for four", "write a poem about rain",
               "explain how ocean tides form"]
     return write_jsonl(tmp_path / "pool.jsonl", [chat(f"{topics[k % 4]} (case {k})") for k in range(n)]
-                       + [chat(f"explain why the sky is blue (case {k})") for k in range(leaks)])
+                       + [chat(f"Please tell me the history of Walt Disney. (case {k})") for k in range(leaks)])
 
 
 def run_config(res, thread="t1"):
@@ -105,7 +106,7 @@ def test_loop_ingests_guards_tags_selects_evolves_then_plateaus(llm_res, tmp_pat
     # the planted benchmark prompts were removed before tagging, with a report
     assert [(b, o, n) for b, _, o, n in leaks] == [("alpaca-eval", "pool", 6)]
     assert {method for _, method, _, _ in leaks} <= {"semantic", "ngram"}
-    assert "why the sky is blue" in (res.config.home / "reports" / "leakage-round0001.jsonl").read_text()
+    assert "history of Walt Disney" in (res.config.home / "reports" / "leakage-round0001.jsonl").read_text()
     # the seed selector scored the 24 clean pool items and the evolved one with the base model and M_FT, trained
     # M_FT once and chose the hard-to-follow seed the scaled quota allows
     assert m["scored_total"] == 25 and losses == {0: 25, 1: 25}
