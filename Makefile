@@ -33,8 +33,12 @@ demo: install
 	$(BIN)/iloop --home $(HOME_DIR) init
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
 	# M_FT on 2 CPU cores: the default 30 steps of 512 tokens took 29 s a step on the 0.5B (15 min), so the demo
-	# trains 8 steps of 256 tokens; real runs keep the defaults (docs/seeds.md).
-	$(BIN)/iloop --home $(HOME_DIR) --set finetune.steps=8 --set finetune.max_tokens=256 run --max-rounds 1
+	# trains 8 steps of 256 tokens; real runs keep the defaults (docs/seeds.md). The 1.5B answers at ~14 tok/s, so
+	# the demo evolves 4 seeds with 512-token answers, and the pool's leakage check compares the first two user
+	# turns (all 8 took 11 min on the demo pool; docs/leakage.md).
+	$(BIN)/iloop --home $(HOME_DIR) --set finetune.steps=8 --set finetune.max_tokens=256 \
+		--set evolution.max_per_round=4 --set evolution.answer_max_tokens=512 --set leakage.max_turns=2 \
+		run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 
 # The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
