@@ -179,7 +179,8 @@ def run(res, round_: int, limit: int | None = None, log: Callable[[str], None] =
                 with res.store.engine.begin() as conn:
                     conn.execute(sa.insert(Candidate.__table__), candidates)
             res.store.record_decisions(decisions)
-            _finish_seeds(res, part, {json.loads(c_["evidence"])["seed_id"] for c_ in candidates}, attempts)
+            accepted = {c_["parent_id"] for c_ in candidates}
+            _finish_seeds(res, part, {it.seed_id for it in part if it.conversation_id in accepted}, attempts)
             counts.update(c)
             staged += len(candidates)
             log(f"evolve: {min(k + CHUNK, len(items))}/{len(items)} seeds, {staged} staged, "

@@ -9,10 +9,7 @@ from typing import List, Optional
 import typer
 
 from graph.cli import _fail, _resources, app, console, out
-
-
-def _log(msg: str) -> None:
-    console.print(f"[dim]{msg}[/dim]")  # stderr: stdout carries --json output
+from graph.cli_seeds import _log
 
 
 @app.command()
