@@ -1,14 +1,14 @@
-"""measure: writes the round's metrics and closes the round; the router reads growth from the history."""
+"""measure: writes the round's metrics, closes the round and decides whether the loop goes on (``stop_reason``)."""
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
-from agents.embed import conversation_collection
-from graph.context import resources
-from graph.state import IloopState
-from tools.stats import collect
+from agents.resources import resources
+from agents.state import IloopState
+from state import metrics as metric_repo, rounds
+from state.stats import collect
 
 
 def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total: int) -> dict[str, float]:
@@ -32,7 +32,7 @@ def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total:
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     round_ = state.get("db_round", 0)
-    vectors_total = res.vectors.count(conversation_collection(res))
+    vectors_total = res.vectors.count(res.conversations)
     metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
                             vectors_total)
     taxonomy = state.get("taxonomy") or {}
@@ -43,26 +43,28 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     if fit:
         metrics.update({"powerlaw_gamma": fit["gamma"], "powerlaw_ks": fit["ks_distance"],
                         "powerlaw_loglog_r2": fit["loglog_r2"]})
-    res.store.record_metrics(round_, metrics)
-    res.store.finish_round(round_, "done", {"metrics": metrics})
+    metric_repo.record_metrics(res.store, round_, metrics)
+    rounds.finish_round(res.store, round_, "done", {"metrics": metrics})
     # Growth is the larger of dataset growth and coverage growth (new canonical tags): a round that only tags
     # more of the pool still widens what the loop knows, so it is not a plateau.
     prev_tags = (state.get("history") or [{}])[-1].get("tags_canonical", 0)
     tag_growth = (metrics["tags_canonical"] - prev_tags) / max(1, prev_tags)
     growth = max(metrics["growth"], tag_growth)
-    return {"metrics": metrics, "history": [{"round": round_, "growth": growth, "tag_growth": tag_growth,
-                                             "conversations_total": metrics["conversations_total"],
-                                             "tags_canonical": metrics["tags_canonical"]}]}
+    history = [{"round": round_, "growth": growth, "tag_growth": tag_growth,
+                "conversations_total": metrics["conversations_total"], "tags_canonical": metrics["tags_canonical"]}]
+    reason = stop_reason(state.get("round", 0), history[-1]["growth"], res.config.max_rounds,
+                         res.config.plateau_min_growth)
+    return {"metrics": metrics, "history": history, "stop_reason": reason}
 
 
-def stop_reason(state: IloopState, max_rounds: int, min_growth: float) -> str:
-    if state.get("round", 0) >= max_rounds:
+def stop_reason(rounds_done: int, growth: float, max_rounds: int, min_growth: float) -> str:
+    """'' to go on, else why the loop stops: ``max_rounds`` or ``plateau``."""
+    if rounds_done >= max_rounds:
         return "max_rounds"
-    if state.get("history") and state["history"][-1]["growth"] < min_growth:
+    if growth < min_growth:
         return "plateau"
     return ""
 
 
-def route_after_measure(state: IloopState, config: RunnableConfig) -> Literal["begin_round", "finish"]:
-    cfg = resources(config).config
-    return "finish" if stop_reason(state, cfg.max_rounds, cfg.plateau_min_growth) else "begin_round"
+def route_after_measure(state: IloopState) -> Literal["begin_round", "finish"]:
+    return "finish" if state.get("stop_reason") else "begin_round"

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from graph.settings_seeds import ScoringSettings  # noqa: E402
+from settings.seeds import ScoringSettings  # noqa: E402
 from tools.assets import AssetStore  # noqa: E402
 from tools.formats import to_canonical  # noqa: E402
 from tools.loss_scorer import LossScorer, model_folder, pad_batch  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.settings_seeds import SelectionSettings  # noqa: E402
+from settings.seeds import SelectionSettings  # noqa: E402
 from tools.seeds import SeedFrame, Steering, combine, resolve_cuts, select_criteria, select_ila  # noqa: E402
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.config import load_config  # noqa: E402
+from settings import load_config  # noqa: E402
 from state.cograph import graph_from_assignments  # noqa: E402
 from tools.normalize import dbscan_clusters, greedy_merge, neighbour_pairs  # noqa: E402
 from tools.powerlaw import fit_degrees  # noqa: E402
@@ -46,7 +46,7 @@ def bench_normalize(n: int, skip_embed: bool) -> None:
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         t_embed = float("nan")
     else:
-        from graph.config import EmbeddingSettings
+        from settings import EmbeddingSettings
         from tools.assets import AssetStore
         from tools.embedder import Embedder
 

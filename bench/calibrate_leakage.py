@@ -18,19 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.config import load_config  # noqa: E402
-from graph.context import Resources  # noqa: E402
+from settings import load_config  # noqa: E402
+from agents.resources import Resources  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
 def pairs_of(res, items):
-    from agents.leakage_guard import bench_index
     from state.vectors import collection_name
     from tools.embedder import cached_vectors
     from tools.leakage import containment, nearest
 
-    idx = bench_index(res)
+    idx = res.leakage_guard().bench_index()
     vecs = cached_vectors(res.embedder, res.vectors, collection_name("turns", res.config.embedding.model),
                           [it["text"] for it in items])
     near = nearest(vecs, res.vectors, idx.collection, idx.prompts, res.config.leakage.top_k)
@@ -60,13 +59,12 @@ def main() -> None:
     llm_same: list[dict[int, bool]] = [{} for _ in items]
     if args.llm:
         from tools.embedded_server import embedded_servers
-        from tools.leakage import format_same_task, parse_same_task
+        from tools.leakage import SameTaskCheck
         from tools.llm import LLM
         todo = [(i, k, p.text, items[i]["text"]) for i, ps in enumerate(all_pairs) for k, (s, _, p) in enumerate(ps)
                 if s >= args.band]
         with embedded_servers(cfg, ["judge"]):
-            out = LLM(cfg, res.store).chat_many("judge", [format_same_task(b, t) for _, _, b, t in todo],
-                                                parse=parse_same_task, json_mode=True)
+            out = LLM(cfg, res.store).run(SameTaskCheck("judge"), [(b, t) for _, _, b, t in todo])
         for (i, k, _, _), r in zip(todo, out):
             llm_same[i][k] = bool(r.ok and r.value)
         print(f"judge asked about {len(todo)} band pairs ({cfg.role('judge').model})")

@@ -2,8 +2,8 @@
 
 Current loop: begin_round -> ingest -> embed -> pool_leakage_guard -> tagger -> taxonomist -> coverage_analyst ->
 seed_selector -> evolver -> leakage_guard -> tag_new -> measure -> (begin_round | finish).
-The leakage guard sits at two places: the pool is checked before anything is tagged or seeded, and the evolver's
-candidates are checked before they become conversations.
+The leakage guard sits at two places: pool_leakage_guard checks the pool before anything is tagged or seeded, and
+leakage_guard checks the evolver's candidates before they become conversations.
 """
 from __future__ import annotations
 
@@ -12,24 +12,25 @@ from pathlib import Path
 
 from langgraph.graph import END, START, StateGraph
 
-from agents import (coverage_analyst, embed, evolver, finish, ingest, leakage_guard, measure, round_keeper,
-                    seed_selector, tagger, taxonomist)
-from graph.state import IloopInput, IloopOutput, IloopState
+from agents import (begin_round, coverage_analyst, embed, evolver, finish, ingest, leakage_guard, measure,
+                    pool_leakage_guard, seed_selector, tag_new, tagger, taxonomist)
+from agents.state import IloopInput, IloopOutput, IloopState
 
 
-def build_graph() -> StateGraph:
+def build_loop_graph() -> StateGraph:
+    """The loop as a LangGraph StateGraph; every node is ``agents.<name>.node`` under the same name."""
     g = StateGraph(IloopState, input_schema=IloopInput, output_schema=IloopOutput)
-    g.add_node("begin_round", round_keeper.node)
+    g.add_node("begin_round", begin_round.node)
     g.add_node("ingest", ingest.node)
     g.add_node("embed", embed.node)
-    g.add_node("pool_leakage_guard", leakage_guard.node)
+    g.add_node("pool_leakage_guard", pool_leakage_guard.node)
     g.add_node("tagger", tagger.node)
     g.add_node("taxonomist", taxonomist.node)
     g.add_node("coverage_analyst", coverage_analyst.node)
     g.add_node("seed_selector", seed_selector.node)
     g.add_node("evolver", evolver.node)
     g.add_node("leakage_guard", leakage_guard.node)
-    g.add_node("tag_new", tagger.new_items_node)
+    g.add_node("tag_new", tag_new.node)
     g.add_node("measure", measure.node)
     g.add_node("finish", finish.node)
     g.add_edge(START, "begin_round")
@@ -55,8 +56,8 @@ def compile_with_checkpointer(checkpoint_path: Path):
 
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
-    return build_graph().compile(checkpointer=SqliteSaver(conn))
+    return build_loop_graph().compile(checkpointer=SqliteSaver(conn))
 
 
 # For LangGraph Studio / `langgraph dev` (langgraph.json points here); Studio supplies its own checkpointer.
-graph = build_graph().compile()
+graph = build_loop_graph().compile()

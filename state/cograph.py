@@ -17,7 +17,7 @@ from state.db import Store
 from state.models import ConversationTag, Domain, Tag
 
 
-def build_graph(store: Store) -> nx.Graph:
+def cooccurrence_from_store(store: Store) -> nx.Graph:
     t, ct, d = Tag.__table__, ConversationTag.__table__, Domain.__table__
     canon = sa.func.coalesce(t.c.canonical_id, t.c.id)
     with store.engine.connect() as conn:
@@ -48,14 +48,14 @@ def graph_from_assignments(assignments, attrs: dict[int, tuple[str, str, str | N
     return g
 
 
-def save_graph(g: nx.Graph, directory: Path, round_: int) -> Path:
+def save_cooccurrence(g: nx.Graph, directory: Path, round_: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"cooccurrence-round{round_:04d}.json"
     path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), ensure_ascii=False))
     return path
 
 
-def load_graph(directory: Path, round_: int | None = None) -> nx.Graph:
+def load_cooccurrence(directory: Path, round_: int | None = None) -> nx.Graph:
     files = sorted(directory.glob("cooccurrence-round*.json"))
     if round_ is not None:
         files = [f for f in files if f.name == f"cooccurrence-round{round_:04d}.json"]

@@ -1,17 +1,19 @@
-"""The SQL store: engine, migrations, and the small writes every node makes (decisions, metrics, rounds)."""
+"""The SQL store: engine, sessions, migrations and the dialect-aware insert the repositories share.
+
+The repositories next to this module (conversations, seeds, candidates, leaks, steering, losses, decisions,
+metrics, rounds, tags, domains, ...) are the only code that builds SQL; everything else calls their typed functions.
+"""
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from state import migrations
-from state.models import Decision, Metric, Round, utcnow
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -71,56 +73,22 @@ class Store:
             with self.engine.begin() as conn:
                 conn.execute(self.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
 
-    def record_decision(self, round_: int, node: str, subject: str, action: str, reason: str = "",
-                        evidence: dict[str, Any] | None = None) -> None:
-        self.record_decisions([dict(round=round_, node=node, subject=subject, action=action, reason=reason,
-                                    evidence=evidence or {})])
 
-    def record_decisions(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        # Core executemany: the seed selector writes one row per seed, which can be hundreds of thousands.
-        now = utcnow()
-        values = [dict(round=r["round"], node=r["node"], subject=str(r["subject"])[:400], action=r["action"],
-                       reason=r.get("reason", ""), created_at=now,
-                       evidence=json.dumps(r.get("evidence") or {}, ensure_ascii=False, default=str)) for r in rows]
-        with self.engine.begin() as conn:
-            for k in range(0, len(values), 20_000):
-                conn.execute(sa.insert(Decision.__table__), values[k:k + 20_000])
+def group_counts(conn: sa.Connection, column) -> dict[str, int]:
+    """value -> row count of one column (the figures of stats and the console)."""
+    return {str(k): int(v) for k, v in conn.execute(sa.select(column, sa.func.count()).group_by(column)).all()}
 
-    def record_metrics(self, round_: int, values: dict[str, float]) -> None:
-        with self.session() as s:
-            for name, value in values.items():
-                s.add(Metric(round=round_, name=name, value=float(value)))
-            s.commit()
 
-    def latest_metrics(self) -> dict[str, float]:
-        with self.session() as s:
-            last = s.exec(select(sa.func.max(Metric.round))).one()
-            if last is None:
-                return {}
-            rows = s.exec(select(Metric).where(Metric.round == last)).all()
-            return {m.name: m.value for m in rows}
+def check_statuses(what: str, given, allowed: tuple[str, ...]) -> None:
+    """A status outside ``allowed`` is a programming error: refuse it before anything is written."""
+    bad = set(given) - set(allowed)
+    if bad:
+        raise ValueError(f"unknown {what} status {sorted(bad)}; expected one of {', '.join(allowed)}")
 
-    def start_round(self, thread_id: str) -> int:
-        with self.session() as s:
-            last = s.exec(select(sa.func.max(Round.number))).one() or 0
-            r = Round(number=last + 1, thread_id=thread_id)
-            s.add(r)
-            s.commit()
-            return r.number
 
-    def finish_round(self, number: int, status: str, summary: dict[str, Any]) -> None:
-        with self.session() as s:
-            r = s.exec(select(Round).where(Round.number == number)).first()
-            if r is None:
-                return
-            r.status, r.finished_at = status, utcnow()
-            r.summary = json.dumps(summary, default=str)
-            s.add(r)
-            s.commit()
-
-    def last_thread_id(self) -> str | None:
-        with self.session() as s:
-            r = s.exec(select(Round).order_by(Round.number.desc())).first()
-            return r.thread_id if r else None
+def update_by_id(store: Store, table: sa.Table, values_by_id: dict[int, dict[str, Any]]) -> None:
+    """Update rows by primary key in one transaction, each with its own values."""
+    if values_by_id:
+        with store.engine.begin() as conn:
+            for row_id, values in values_by_id.items():
+                conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))

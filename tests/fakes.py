@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible HTTP server on 127.0.0.1 for unit tests of the LLM layer.
 
 It is a real server (ChatOpenAI talks HTTP to it), but its replies come from a script: each entry is either a
-reply text or an int HTTP status to fail with. Requests are recorded for assertions.
+reply text or an int HTTP status to fail with. Requests are recorded for assertions, with the task name the LLM
+layer sends in the ``X-Iloop-Task`` header, so a responder answers by task, not by the prompt's wording.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class ScriptedOpenAI:
     def __init__(self, script: list[str | int] | None = None, default: str = "ok", responder=None) -> None:
-        """``responder(request body) -> reply`` answers when the script is used up (for graph tests)."""
+        """``responder(request body, task name) -> reply`` answers when the script is used up (graph tests)."""
         self.script, self.default, self.requests, self.responder = list(script or []), default, [], responder
         owner = self
 
@@ -22,11 +23,12 @@ class ScriptedOpenAI:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+                task = self.headers.get("X-Iloop-Task", "")
+                owner.requests.append({"body": body, "auth": self.headers.get("Authorization"), "task": task})
                 if owner.script:
                     step = owner.script.pop(0)
                 elif owner.responder is not None:
-                    step = owner.responder(body)
+                    step = owner.responder(body, task)
                 else:
                     step = owner.default
                 finish = "stop"

@@ -9,10 +9,12 @@ from tools.importer import Importer
 def test_console_shows_store_and_saves_a_priority(config, store, tmp_path, monkeypatch):
     monkeypatch.setenv("ILOOP_HOME", str(config.home))
     Importer(store, tmp_path / "r").ingest_file(write_jsonl(tmp_path / "p.jsonl", [chat("a"), chat("b")]), "p")
-    n = store.start_round("t")
-    store.record_metrics(n, {"conversations_total": 2})
-    store.record_decision(n, "ingest", "file:p.jsonl", "ingest", "2 of 2 kept")
-    from state.taxonomy import link_tags, tag_ids
+    from state import decisions, metrics, rounds
+    from state.decisions import Action, Node
+    n = rounds.start_round(store, "t")
+    metrics.record_metrics(store, n, {"conversations_total": 2})
+    decisions.record_one(store, n, Node.INGEST, "file:p.jsonl", Action.INGEST, "2 of 2 kept")
+    from state.tags import link_tags, tag_ids
     ids = tag_ids(store, ["python programming", "debugging"], "en")
     link_tags(store, [(1, ids["python programming"]), (1, ids["debugging"]), (2, ids["debugging"])])
     with store.engine.begin() as conn:

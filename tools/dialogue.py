@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tools.evolution import answer_problem, format_followup, parse_followup
+from tools.evolution import AnswerTask, FollowupItem, FollowupTask, answer_problem
 
 
 @dataclass
@@ -33,11 +33,12 @@ def build_dialogues(llm, role: str, instructions: list[str], rounds: list[int], 
                     answer_max_tokens: int) -> list[Dialogue]:
     dialogues = [Dialogue([{"role": "user", "content": text}], n, lang)
                  for text, n, lang in zip(instructions, rounds, langs)]
+    answer, follow_up = AnswerTask(role, answer_max_tokens), FollowupTask(role)
     for r in range(1, 5):
         asking = [d for d in dialogues if d.open and d.messages[-1]["role"] == "user"]
         if not asking:
             break
-        answers = llm.chat_many(role, [d.messages for d in asking], max_tokens=answer_max_tokens)
+        answers = llm.run(answer, [d.messages for d in asking])
         for d, a in zip(asking, answers):
             problem = answer_problem(a.value if a.ok else None, a.error)
             if problem:
@@ -53,10 +54,8 @@ def build_dialogues(llm, role: str, instructions: list[str], rounds: list[int], 
         following = [d for d in dialogues if d.open]
         if not following:
             break
-        earlier = [[m["content"] for m in d.messages if m["role"] == "user"] for d in following]
-        replies = llm.chat_many(role, [format_followup(d.messages) for d in following],
-                                parse=[lambda t, d=d, e=e: parse_followup(t, d.lang, e)
-                                       for d, e in zip(following, earlier)], json_mode=True)
+        replies = llm.run(follow_up, [FollowupItem(d.messages, d.lang, [m["content"] for m in d.messages
+                                                                        if m["role"] == "user"]) for d in following])
         for d, f in zip(following, replies):
             if f.ok:
                 d.messages.append({"role": "user", "content": f.value})

@@ -1,22 +1,18 @@
-"""Domain induction and fine-tag -> domain mapping (two LLM units, each with format_input / parse_output)."""
+"""Domain induction, fine-tag -> domain mapping and cluster naming: three LLM tasks, and the k-means fallback."""
 from __future__ import annotations
 
 import re
 
-from tools.llm import ParseError, parse_json_object
+from state.domains import OTHER
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
-OTHER = "other"
 _NAME = re.compile(r"^[a-z][a-z0-9 &/,'-]{1,58}$")
 
 
 def target_domains(n_tags: int, max_domains: int) -> int:
     return int(min(max_domains, max(4, round((n_tags / 2) ** 0.5))))
-
-
-def format_induce(tags: list[tuple[str, int]], max_domains: int, min_domains: int = 4) -> list[dict[str, str]]:
-    return render_messages("domain_induce.j2", tags=tags, max_domains=max_domains, min_domains=min_domains,
-                           target=target_domains(len(tags), max_domains))
 
 
 def _domain(item: object, where: str) -> dict[str, str]:
@@ -46,10 +42,6 @@ def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict
     if not min_domains <= len(out) <= max_domains:
         raise ParseError(f"need {min_domains} to {max_domains} distinct domains, got {len(out)}")
     return out
-
-
-def format_map(tags: list[str], domains: list[dict[str, str]]) -> list[dict[str, str]]:
-    return render_messages("domain_map.j2", tags=tags, domains=domains)
 
 
 def parse_map(text: str, tags: list[str], domain_names: list[str]) -> dict[str, str]:
@@ -86,14 +78,6 @@ def scaled_top_k(tagged: int, paper_pool: int, override: int = 0) -> int:
     return int(min(1000, max(60, round(1000 * tagged / paper_pool))))
 
 
-def format_name(tags: list[str]) -> list[dict[str, str]]:
-    return render_messages("domain_name.j2", tags=tags)
-
-
-def parse_name(text: str) -> dict[str, str]:
-    return _domain(parse_json_object(text), "the reply")
-
-
 def cluster_tags(vectors, n_clusters: int, seed: int = 0) -> list[int]:
     """k-means on unit vectors (spherical k-means in effect) cluster labels: the fallback when one LLM call cannot
     induce a sensible list of domains; the LLM then only names each cluster. (Average-linkage clustering was tried
@@ -104,3 +88,48 @@ def cluster_tags(vectors, n_clusters: int, seed: int = 0) -> list[int]:
     if n_clusters == 1:
         return [0] * len(vectors)
     return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(vectors).labels_.tolist()
+
+
+class InduceDomainsTask(LLMTask[list[tuple[str, int]], list[dict[str, str]]]):
+    """The top-K canonical tags with frequencies -> a list of broad domains (name, description)."""
+
+    name, template = "induce_domains", "domain_induce.j2"
+
+    def __init__(self, role: str, max_domains: int, max_tokens: int | None = None, min_domains: int = 4) -> None:
+        super().__init__(role, max_tokens)
+        self.max_domains, self.min_domains = max_domains, min_domains
+
+    def format_input(self, item: list[tuple[str, int]]) -> Messages:
+        return render_messages(self.template, tags=item, max_domains=self.max_domains, min_domains=self.min_domains,
+                               target=target_domains(len(item), self.max_domains))
+
+    def parse_output(self, text: str, item: list[tuple[str, int]]) -> list[dict[str, str]]:
+        return parse_induce(text, self.max_domains)
+
+
+class MapTagsTask(LLMTask[list[str], dict[str, str]]):
+    """A batch of fine tags -> tag -> domain name ('other' for tags left out)."""
+
+    name, template = "map_tags", "domain_map.j2"
+
+    def __init__(self, role: str, domains: list[dict[str, str]], max_tokens: int | None = None) -> None:
+        super().__init__(role, max_tokens)
+        self.domains = domains
+
+    def format_input(self, item: list[str]) -> Messages:
+        return render_messages(self.template, tags=item, domains=self.domains)
+
+    def parse_output(self, text: str, item: list[str]) -> dict[str, str]:
+        return parse_map(text, item, [d["name"] for d in self.domains])
+
+
+class NameClusterTask(LLMTask[list[str], dict[str, str]]):
+    """The tags of one embedding cluster -> a domain name and description (the fallback's naming step)."""
+
+    name, template = "name_cluster", "domain_name.j2"
+
+    def format_input(self, item: list[str]) -> Messages:
+        return render_messages(self.template, tags=item)
+
+    def parse_output(self, text: str, item: list[str]) -> dict[str, str]:
+        return _domain(parse_json_object(text), "the reply")

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import httpx
 
-from graph.config import EMBEDDED, IloopConfig
+from settings import EMBEDDED, IloopConfig
 from tools.assets import ASSETS, AssetStore
 
 GGUF_MODELS = [name for name, a in ASSETS.items() if a.kind == "gguf"]

@@ -7,17 +7,38 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from graph.config import EmbeddingSettings
+from settings import EmbeddingSettings
 from tools.assets import ASSETS, AssetStore
 
 
 def text_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Shared by every Embedder of the process: a loaded model per (folder, device), and the vectors of the last texts
+# it encoded per folder (oldest out first). A process that checks the same benchmark prompts or turns for several
+# homes (the test suite, a console next to a run) encodes each text once. Vectors are small (384-1024 floats).
+_MODELS: dict[tuple[str, str], object] = {}
+_VECTORS: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
+_VECTOR_CAP = 100_000
+_LOCK = threading.Lock()
+
+
+def _load_model(path: Path, device: str):
+    from sentence_transformers import SentenceTransformer
+
+    with _LOCK:
+        key = (str(path), device)
+        if key not in _MODELS:
+            _MODELS[key] = SentenceTransformer(str(path), device=device)
+        return _MODELS[key]
 
 
 def resolve_model_path(settings: EmbeddingSettings, assets: AssetStore) -> Path:
@@ -37,15 +58,13 @@ class Embedder:
     def __init__(self, settings: EmbeddingSettings, assets: AssetStore) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
         self.settings = settings
         self.path = resolve_model_path(settings, assets)
         device = settings.device
         if device == "auto":
             import torch
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = SentenceTransformer(str(self.path), device=device)
+        self.model = _load_model(self.path, device)
         self.name = settings.model if settings.model in ASSETS else self.path.name
         self.encoded = 0
 
@@ -57,10 +76,21 @@ class Embedder:
         texts = [t[: self.settings.max_chars] for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(list(texts), batch_size=self.settings.batch_size, normalize_embeddings=True,
-                                 show_progress_bar=progress, convert_to_numpy=True)
-        self.encoded += len(texts)
-        return vecs.astype(np.float32)
+        keys = [(str(self.path), text_id(t)) for t in texts]
+        with _LOCK:
+            known = {k: _VECTORS[k] for k in keys if k in _VECTORS}
+        todo = list(dict.fromkeys(k for k in keys if k not in known))
+        if todo:
+            text_of = dict(zip(keys, texts))
+            vecs = self.model.encode([text_of[k] for k in todo], batch_size=self.settings.batch_size,
+                                     normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True)
+            self.encoded += len(todo)
+            with _LOCK:
+                for k, v in zip(todo, vecs.astype(np.float32)):
+                    known[k] = _VECTORS[k] = v
+                while len(_VECTORS) > _VECTOR_CAP:
+                    _VECTORS.popitem(last=False)
+        return np.stack([known[k] for k in keys])
 
     def encode_cached(self, vectors, collection: str, ids: Sequence[str], texts: Sequence[str],
                       metadatas: list[dict] | None = None, progress: Callable[[int], None] | None = None,
@@ -88,3 +118,13 @@ def cached_vectors(embedder: Embedder, vectors, collection: str, texts: list[str
     for start in range(0, len(keys), 5000):
         found.update(vectors.get_vectors(collection, keys[start:start + 5000]))
     return np.stack([found[i] for i in ids]) if ids else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+class TextSpace:
+    """Cached unit vectors of short texts (tags, user turns) in one Chroma collection of one embedding model."""
+
+    def __init__(self, embedder: Embedder, vectors, collection: str) -> None:
+        self.embedder, self.vectors, self.collection = embedder, vectors, collection
+
+    def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
+        return cached_vectors(self.embedder, self.vectors, self.collection, texts, prefix)

@@ -1,5 +1,5 @@
-"""The evolution units: evolve one instruction, judge it, write a user's follow-up (format_input / parse_output),
-and the rule checks an evolved instruction must pass before the judge sees it.
+"""The evolution tasks (evolve one instruction, judge it, answer, write a user's follow-up) and the rule checks an
+evolved instruction must pass before the judge sees it.
 
 Rejection reasons (each becomes a decision row; docs/evolution.md): evolver_error, too_short, unchanged, refusal,
 answered, language_switch, judge_rejected, judge_error, answer_refused, answer_cut.
@@ -11,9 +11,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from graph.settings_evolution import OPERATIONS, EvolutionSettings
+from settings.evolution import OPERATIONS, EvolutionSettings
 from tools.formats import detect_lang
-from tools.llm import ParseError, parse_json_object
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
 REASONS = ("evolver_error", "too_short", "unchanged", "refusal", "answered", "language_switch", "judge_rejected",
@@ -53,22 +54,27 @@ def choose_rounds(rng: random.Random, turn_weights: list[float]) -> int:
 
 
 # ---- evolve -----------------------------------------------------------------------------------------------------
-def format_evolve(seed: SeedItem, operation: str) -> list[dict[str, str]]:
-    if operation not in OPERATIONS:
-        raise ValueError(f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
-    return render_messages(f"evolve_{operation}.j2", instruction=seed.instruction, domain=seed.domain or "general",
-                           skills=", ".join(seed.tags[:8]) or "general")
+class EvolveTask(LLMTask[tuple[SeedItem, str], str]):
+    """(seed, operation) -> the evolved instruction; the operation picks the prompt file evolve_<operation>.j2."""
 
+    name, template = "evolve", "evolve_{operation}.j2"
 
-def parse_evolve(text: str) -> str:
-    obj = parse_json_object(text)
-    value = obj.get("instruction")
-    if not isinstance(value, str) or not value.strip():
-        raise ParseError('"instruction" must be a non-empty string')
-    value = _LABEL.sub("", value.strip()).strip().strip('"“”').strip()
-    if _TASK_WORDS.search(value):
-        raise ParseError("the instruction talks about the rewriting task; write only the new instruction itself")
-    return value
+    def format_input(self, item: tuple[SeedItem, str]) -> Messages:
+        seed, operation = item
+        if operation not in OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
+        return render_messages(self.template.format(operation=operation), instruction=seed.instruction,
+                               domain=seed.domain or "general", skills=", ".join(seed.tags[:8]) or "general")
+
+    def parse_output(self, text: str, item: tuple[SeedItem, str]) -> str:
+        obj = parse_json_object(text)
+        value = obj.get("instruction")
+        if not isinstance(value, str) or not value.strip():
+            raise ParseError('"instruction" must be a non-empty string')
+        value = _LABEL.sub("", value.strip()).strip().strip('"“”').strip()
+        if _TASK_WORDS.search(value):
+            raise ParseError("the instruction talks about the rewriting task; write only the new instruction itself")
+        return value
 
 
 # ---- rule checks ------------------------------------------------------------------------------------------------
@@ -114,10 +120,6 @@ class Verdict:
         return "", ""
 
 
-def format_judge(original: str, rewritten: str) -> list[dict[str, str]]:
-    return render_messages("judge_evolution.j2", original=original, rewritten=rewritten)
-
-
 def _flag(obj: dict, key: str) -> bool:
     value = obj.get(key)
     if isinstance(value, bool):
@@ -127,36 +129,73 @@ def _flag(obj: dict, key: str) -> bool:
     raise ParseError(f'"{key}" must be true or false, got {value!r}')
 
 
-def parse_judge(text: str) -> Verdict:
-    obj = parse_json_object(text)
-    reason = obj.get("reason", "")
-    return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "evolved"),
-                   reason.strip()[:300] if isinstance(reason, str) else "")
+class JudgeTask(LLMTask[tuple[str, str], Verdict]):
+    """(original, rewritten) -> a Verdict: is it an instruction, answerable, really evolved."""
+
+    name, template = "judge_evolution", "judge_evolution.j2"
+
+    def format_input(self, item: tuple[str, str]) -> Messages:
+        return render_messages(self.template, original=item[0], rewritten=item[1])
+
+    def parse_output(self, text: str, item: tuple[str, str]) -> Verdict:
+        obj = parse_json_object(text)
+        reason = obj.get("reason", "")
+        return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "evolved"),
+                       reason.strip()[:300] if isinstance(reason, str) else "")
 
 
 # ---- dialogue -----------------------------------------------------------------------------------------------------
-def format_followup(messages: list[dict[str, str]], turn_chars: int = 1500) -> list[dict[str, str]]:
-    turns = [{"role": m["role"], "content": m["content"] if len(m["content"]) <= turn_chars
-              else m["content"][:turn_chars] + " [...]"} for m in messages if m["role"] != "system"]
-    return render_messages("dialogue_followup.j2", turns=turns)
+@dataclass
+class FollowupItem:
+    """A dialogue so far, its language and the user turns already asked."""
+    messages: Messages
+    lang: str
+    earlier: list[str]
 
 
-def parse_followup(text: str, lang: str, earlier: list[str]) -> str:
-    obj = parse_json_object(text)
-    value = obj.get("message")
-    if not isinstance(value, str) or len(value.strip()) < 8:
-        raise ParseError('"message" must be the user\'s next message (at least 8 characters)')
-    value = _LABEL.sub("", value.strip()).strip()
-    if re.match(r"^\s*(user|assistant)\s*[:：]", value, re.I):
-        value = re.sub(r"^\s*(user|assistant)\s*[:：]\s*", "", value, flags=re.I)
-    if _ANSWER_START.search(value) or _REFUSAL.search(value):
-        raise ParseError("that reads like the assistant's answer; write the USER's next message")
-    if _norm(value) in {_norm(e) for e in earlier}:
-        raise ParseError("the user already asked that; write a new follow-up")
-    got = detect_lang([{"role": "user", "content": value}])
-    if lang in ("en", "zh") and got != lang:
-        raise ParseError(f"write the message in the conversation's language ({'Chinese' if lang == 'zh' else 'English'})")
-    return value
+class FollowupTask(LLMTask[FollowupItem, str]):
+    """The dialogue so far -> the user's next message, in the dialogue's language, not a repeat."""
+
+    name, template = "dialogue_followup", "dialogue_followup.j2"
+
+    def __init__(self, role: str, turn_chars: int = 1500) -> None:
+        super().__init__(role)
+        self.turn_chars = turn_chars
+
+    def format_input(self, item: FollowupItem) -> Messages:
+        turns = [{"role": m["role"], "content": m["content"] if len(m["content"]) <= self.turn_chars
+                  else m["content"][:self.turn_chars] + " [...]"} for m in item.messages if m["role"] != "system"]
+        return render_messages(self.template, turns=turns)
+
+    def parse_output(self, text: str, item: FollowupItem) -> str:
+        obj = parse_json_object(text)
+        value = obj.get("message")
+        if not isinstance(value, str) or len(value.strip()) < 8:
+            raise ParseError('"message" must be the user\'s next message (at least 8 characters)')
+        value = _LABEL.sub("", value.strip()).strip()
+        if re.match(r"^\s*(user|assistant)\s*[:：]", value, re.I):
+            value = re.sub(r"^\s*(user|assistant)\s*[:：]\s*", "", value, flags=re.I)
+        if _ANSWER_START.search(value) or _REFUSAL.search(value):
+            raise ParseError("that reads like the assistant's answer; write the USER's next message")
+        if _norm(value) in {_norm(e) for e in item.earlier}:
+            raise ParseError("the user already asked that; write a new follow-up")
+        got = detect_lang([{"role": "user", "content": value}])
+        if item.lang in ("en", "zh") and got != item.lang:
+            language = "Chinese" if item.lang == "zh" else "English"
+            raise ParseError(f"write the message in the conversation's language ({language})")
+        return value
+
+
+class AnswerTask(LLMTask[Messages, str]):
+    """The dialogue so far -> the assistant's plain-text answer (no prompt file: the conversation is the prompt)."""
+
+    name, json_mode, parses = "answer", False, False
+
+    def format_input(self, item: Messages) -> Messages:
+        return item
+
+    def parse_output(self, text: str, item: Messages) -> str:
+        return text
 
 
 def answer_problem(answer: str | None, error: str) -> str:

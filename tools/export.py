@@ -8,14 +8,11 @@ missing values do not change column types between row groups.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
-import sqlalchemy as sa
-
 from state.db import Store
-from state.models import Conversation, ConversationTag, Decision, Domain, Tag
+from state.export_rows import export_pages
 
 FORMATS = ("sharegpt", "openai", "alpaca")
 _SHAREGPT_ROLE = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -33,54 +30,16 @@ def to_format(messages: list[dict[str, str]], fmt: str) -> dict[str, Any]:
     return {"instruction": last[0], "input": "", "output": last[1], "system": system, "history": pairs}
 
 
-def _tags_and_reasons(conn, ids: list[int]) -> tuple[dict, dict, dict]:
-    t, ct, d, dec = Tag.__table__, ConversationTag.__table__, Domain.__table__, Decision.__table__
-    canon = t.alias("canon")
-    tags: dict[int, list[str]] = defaultdict(list)
-    domains: dict[int, str] = {}
-    q = (sa.select(ct.c.conversation_id, canon.c.name, d.c.name.label("domain"))
-         .select_from(ct.join(t, ct.c.tag_id == t.c.id)
-                      .join(canon, canon.c.id == sa.func.coalesce(t.c.canonical_id, t.c.id))
-                      .outerjoin(d, canon.c.domain_id == d.c.id))
-         .where(ct.c.conversation_id.in_(ids)))
-    domain_votes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for cid, name, domain in conn.execute(q):
-        if name not in tags[cid]:
-            tags[cid].append(name)
-        if domain:
-            domain_votes[cid][domain] += 1
-    for cid, votes in domain_votes.items():
-        domains[cid] = max(votes, key=votes.get)
-    reasons: dict[int, list[str]] = defaultdict(list)
-    subjects = [f"conversation:{i}" for i in ids]
-    for subject, action, node in conn.execute(sa.select(dec.c.subject, dec.c.action, dec.c.node)
-                                              .where(dec.c.subject.in_(subjects))):
-        reasons[int(subject.split(":", 1)[1])].append(f"{node}:{action}")
-    return tags, domains, reasons
-
-
 def iter_records(store: Store, fmt: str, origins: list[str] | None = None, page: int = 2000
                  ) -> Iterator[dict[str, Any]]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    c = Conversation.__table__
-    last = 0
-    while True:
-        q = sa.select(c).where(c.c.id > last).order_by(c.c.id).limit(page)
-        if origins:
-            q = q.where(c.c.origin.in_(origins))
-        with store.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-            if not rows:
-                return
-            tags, domains, reasons = _tags_and_reasons(conn, [r["id"] for r in rows])
-        last = rows[-1]["id"]
+    for rows in export_pages(store, origins, page):
         for r in rows:
             rec = to_format(json.loads(r["messages"]), fmt)
             rec["meta"] = {"id": r["id"], "source": r["source"], "origin": r["origin"], "lang": r["lang"],
                            "round": r["round_created"], "parent_id": r["parent_id"], "operation": r["operation"],
-                           "tags": tags.get(r["id"], []), "domain": domains.get(r["id"], ""),
-                           "selection_reasons": reasons.get(r["id"], [])}
+                           "tags": r["tags"], "domain": r["domain"], "selection_reasons": r["reasons"]}
             yield rec
 
 

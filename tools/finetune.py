@@ -6,6 +6,7 @@ go under ``<home>/adapters/``; ``adapters/latest`` names the newest. Diagnosis (
 """
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
 import random
@@ -13,12 +14,13 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tools.loss_scorer import LossScorer, encode_conversation, pad_batch
-from tools.scoring import load_messages
+from state.conversations import load_messages
 
 NO_DOMAIN = "(no domain)"
+
+logger = logging.getLogger(__name__)
 
 
 class FinetuneError(RuntimeError):
@@ -65,7 +67,7 @@ def _fingerprint(base: str, hashes: list[str], settings: dict) -> str:
 
 
 def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, seed: int, out_dir: Path,
-               log: Callable[[str], None] = print) -> list[float]:
+               ) -> list[float]:
     """LoRA on every linear layer of the scorer's base model; returns the training loss of every step."""
     try:
         from peft import LoraConfig, get_peft_model
@@ -79,7 +81,7 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
     if not encoded:
         raise FinetuneError("no training conversation has a response token to learn from")
     torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(str(scorer.folder), dtype=getattr(torch, scorer.settings.dtype))
+    base = AutoModelForCausalLM.from_pretrained(str(scorer.folder), dtype=getattr(torch, scorer.dtype))
     lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
                       target_modules="all-linear", task_type="CAUSAL_LM")
     model = get_peft_model(base, lora).to(scorer.device)  # adapters are kept in fp32 by peft
@@ -100,14 +102,14 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
         opt.zero_grad()
         losses.append(float(out.loss.detach()))
         if step == 0 or (step + 1) % 10 == 0 or step + 1 == settings.steps:
-            log(f"finetune step {step + 1}/{settings.steps}: loss {losses[-1]:.4f} "
-                f"({(time.perf_counter() - start) / (step + 1):.1f} s/step)")
+            logger.info("finetune step %d/%d: loss %.4f (%.1f s/step)", step + 1, settings.steps, losses[-1],
+                        (time.perf_counter() - start) / (step + 1))
     model.save_pretrained(str(out_dir))
     return losses
 
 
 def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, home: Path, seed: int,
-             log: Callable[[str], None] = print) -> Adapter:
+             ) -> Adapter:
     """Train M_FT on N conversations per domain (``domain_of``: conversation id -> domain) and save the adapter."""
     seed = settings.seed if settings.seed is not None else seed
     subset = balanced_subset(domain_of, settings.per_domain, seed)
@@ -121,10 +123,10 @@ def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, hom
     path = adapters_dir(home) / f"mft-{fp}"
     card_path = path / "iloop-adapter.json"
     if not card_path.exists():
-        log(f"fine-tuning {scorer.name} (LoRA r{settings.lora_r}) on {len(ids)} conversations from "
+        logger.info(f"fine-tuning {scorer.name} (LoRA r{settings.lora_r}) on {len(ids)} conversations from "
             f"{len(subset)} domains, {settings.steps} steps")
         tmp = path.with_name(path.name + ".tmp")
-        losses = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp, log=log)
+        losses = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp)
         card = {"fingerprint": fp, "base": scorer.name, "base_folder": str(scorer.folder), "seed": seed,
                 "settings": knobs, "domains": {d: len(g) for d, g in subset.items()}, "conversations": len(ids),
                 "train_loss_first": losses[0], "train_loss_last": losses[-1],

@@ -4,19 +4,21 @@ Loading a GGUF through transformers dequantises it (20-80 s); the saved bf16 fol
 """
 from __future__ import annotations
 
+import logging
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 from tools.assets import ASSETS, AssetError, AssetStore
+
+logger = logging.getLogger(__name__)
 
 
 def hf_folder(store: AssetStore, name: str) -> Path:
     return store.root / "hf" / name
 
 
-def ensure_hf_folder(store: AssetStore, name: str, log: Callable[[str], None] = print) -> Path:
+def ensure_hf_folder(store: AssetStore, name: str) -> Path:
     if name not in ASSETS or ASSETS[name].kind != "gguf":
         raise AssetError(f"{name!r} is not a packaged GGUF model")
     folder = hf_folder(store, name)
@@ -30,7 +32,7 @@ def ensure_hf_folder(store: AssetStore, name: str, log: Callable[[str], None] = 
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - torch/transformers are core dependencies
         raise AssetError(f"converting {name} needs torch and transformers: {exc}") from exc
-    log(f"converting {gguf.name} to a bf16 Hugging Face folder (one time)")
+    logger.info("converting %s to a bf16 Hugging Face folder (one time)", gguf.name)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16)
     # A GGUF-loaded model keeps its quantizer; save_pretrained refuses until both are cleared.

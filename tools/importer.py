@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import sqlalchemy as sa
-
+from state import ingested_files
+from state.conversations import NewConversation, add_conversations
 from state.db import Store
-from state.models import Conversation, IngestedFile, utcnow
 from tools.formats import RecordSkip, content_hash, detect_lang, to_canonical
 from tools.jsonstream import FileFormatError, RawRecord, RecordError, iter_records
 
@@ -60,12 +59,6 @@ class Importer:
         self.batch_size, self.max_record_bytes = batch_size, max_record_bytes
         self.max_reported, self.round = max_reported, round_
 
-    def already_ingested(self, fp: str, source: str) -> bool:
-        with self.store.engine.connect() as conn:
-            t = IngestedFile.__table__
-            return conn.execute(sa.select(t.c.id).where(t.c.fingerprint == fp, t.c.source == source)).first() \
-                is not None
-
     def ingest_file(self, path: Path | str, source: str | None = None, force: bool = False,
                     progress: Callable[[int], None] | None = None) -> IngestResult:
         path = Path(path)
@@ -74,14 +67,14 @@ class Importer:
         if not path.exists():
             raise FileFormatError(f"{path}: no such file")
         fp = fingerprint(path)
-        if not force and self.already_ingested(fp, source):
+        if not force and ingested_files.already_ingested(self.store, fp, source):
             result.skipped_file = "already ingested (same fingerprint and source)"
             return result
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         report_path = self.reports_dir / f"ingest-{source}-{fp[:12]}.jsonl"
         result.report = str(report_path)
         seen: set[str] = set()
-        batch: list[dict] = []
+        batch: list[NewConversation] = []
         with open(report_path, "w", encoding="utf-8") as report:
             for item in iter_records(path, self.max_record_bytes):
                 if isinstance(item, RecordError):
@@ -93,10 +86,10 @@ class Importer:
                 row = self._row(item, result, report, source, path)
                 if row is None:
                     continue
-                if row["content_hash"] in seen:
+                if row.content_hash in seen:
                     result.outcomes["duplicate"] += 1
                     continue
-                seen.add(row["content_hash"])
+                seen.add(row.content_hash)
                 batch.append(row)
                 if len(batch) >= self.batch_size:
                     self._flush(batch, result)
@@ -106,18 +99,12 @@ class Importer:
             self._flush(batch, result)
         if progress:
             progress(result.records)
-        counts = json.dumps({**result.outcomes, **{f"note:{k}": v for k, v in result.notes.items()}})
-        with self.store.session() as s:
-            row = s.execute(sa.select(IngestedFile).where(IngestedFile.fingerprint == fp,
-                                                          IngestedFile.source == source)).scalars().first()
-            if row is None:  # a forced re-read replaces the bookkeeping of the earlier read
-                row = IngestedFile(path=str(path.resolve()), source=source, fingerprint=fp)
-            row.records, row.kept, row.counts, row.round = result.records, result.kept, counts, self.round
-            s.add(row)
-            s.commit()
+        counts = {**result.outcomes, **{f"note:{k}": v for k, v in result.notes.items()}}
+        ingested_files.record_file(self.store, str(path.resolve()), source, fp, result.records, result.kept, counts,
+                                   self.round)
         return result
 
-    def _row(self, item: RawRecord, result: IngestResult, report, source: str, path: Path) -> dict | None:
+    def _row(self, item: RawRecord, result: IngestResult, report, source: str, path: Path) -> NewConversation | None:
         try:
             canon = to_canonical(item.value)
         except RecordSkip as skip:
@@ -125,27 +112,18 @@ class Importer:
             return None
         for note in canon.notes:
             result.notes[note] += 1
-        text_len = sum(len(m["content"]) for m in canon.messages)
-        return dict(content_hash=content_hash(canon.messages),
-                    messages=json.dumps(canon.messages, ensure_ascii=False), source=source,
-                    source_ref=f"{path.name}#{item.index}" + (f":{canon.record_id}" if canon.record_id else ""),
-                    lang=detect_lang(canon.messages), origin="pool", parent_id=None, round_created=self.round,
-                    n_turns=sum(m["role"] == "assistant" for m in canon.messages), n_chars=text_len,
-                    operation="", created_at=utcnow())
+        return NewConversation(messages=canon.messages, content_hash=content_hash(canon.messages), source=source,
+                               lang=detect_lang(canon.messages), origin="pool", round_created=self.round,
+                               source_ref=f"{path.name}#{item.index}" + (f":{canon.record_id}" if canon.record_id
+                                                                         else ""))
 
-    def _flush(self, batch: list[dict], result: IngestResult) -> None:
+    def _flush(self, batch: list[NewConversation], result: IngestResult) -> None:
         if not batch:
             return
-        hashes = [r["content_hash"] for r in batch]
-        t = Conversation.__table__
-        with self.store.engine.connect() as conn:
-            existing = set(conn.execute(sa.select(t.c.content_hash).where(t.c.content_hash.in_(hashes))).scalars())
-        fresh = [r for r in batch if r["content_hash"] not in existing]
-        result.outcomes["duplicate"] += len(batch) - len(fresh)
-        if fresh:
-            self.store.insert_ignore(Conversation.__table__, fresh, ["content_hash"])
-        result.kept += len(fresh)
-        result.outcomes["kept"] += len(fresh)
+        kept = len(add_conversations(self.store, batch))
+        result.outcomes["duplicate"] += len(batch) - kept
+        result.kept += kept
+        result.outcomes["kept"] += kept
 
     def _problem(self, result: IngestResult, report, outcome: str, index, offset, detail: str) -> None:
         result.outcomes[outcome] += 1

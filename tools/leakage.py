@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graph.settings_evolution import LeakageSettings
+from settings import LeakageSettings
 from tools.jsonstream import RecordError, iter_records
-from tools.llm import ParseError, parse_json_object
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
 BUILTIN = {"mt-bench": "mt-bench", "alpaca-eval": "alpaca-eval", "ifeval": "ifeval"}
@@ -204,12 +205,20 @@ def nearest(vectors: np.ndarray, store, collection: str, by_id: dict[str, BenchP
 
 
 # ---- LLM check --------------------------------------------------------------------------------------------------
-def format_same_task(bench: str, item: str, chars: int = 1500) -> list[dict[str, str]]:
-    return render_messages("leakage_check.j2", benchmark=bench[:chars], item=item[:chars])
+class SameTaskCheck(LLMTask[tuple[str, str], bool]):
+    """(benchmark prompt, item turn) -> whether they ask for the same task (the judge on band pairs)."""
 
+    name, template = "leakage_check", "leakage_check.j2"
 
-def parse_same_task(text: str) -> bool:
-    value = parse_json_object(text).get("same_task")
-    if not isinstance(value, bool):
-        raise ParseError('"same_task" must be true or false')
-    return value
+    def __init__(self, role: str = "judge", chars: int = 1500) -> None:
+        super().__init__(role)
+        self.chars = chars
+
+    def format_input(self, item: tuple[str, str]) -> Messages:
+        return render_messages(self.template, benchmark=item[0][:self.chars], item=item[1][:self.chars])
+
+    def parse_output(self, text: str, item: tuple[str, str]) -> bool:
+        value = parse_json_object(text).get("same_task")
+        if not isinstance(value, bool):
+            raise ParseError('"same_task" must be true or false')
+        return value

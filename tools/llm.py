@@ -12,24 +12,19 @@ import hashlib
 import json
 import os
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
-import sqlalchemy as sa
-
-from graph.config import EMBEDDED, IloopConfig
+from settings import EMBEDDED, IloopConfig
+from state import llm_calls
 from state.db import Store
-from state.models import LLMCall, TokenUsage
 from tools.embedded_server import endpoint
+from tools.llm_parse import ParseError
+from tools.llm_task import LLMTask
 
 T = TypeVar("T")
 Messages = list[dict[str, str]]
-
-
-class ParseError(ValueError):
-    """The reply does not have the required shape; the message is shown to the model on the repair attempt."""
 
 
 class LLMEndpointError(RuntimeError):
@@ -69,32 +64,6 @@ class LLMResult(Generic[T]):
     completion_tokens: int = 0
 
 
-_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.S)
-
-
-def strip_fences(text: str) -> str:
-    m = _FENCE.match(text)
-    return m.group(1) if m else text.strip()
-
-
-def parse_json_object(text: str) -> dict:
-    """A JSON object from a reply: fenced or bare; leading/trailing prose around one object is tolerated."""
-    body = strip_fences(text)
-    try:
-        value = json.loads(body)
-    except json.JSONDecodeError:
-        start, end = body.find("{"), body.rfind("}")
-        if start < 0 or end <= start:
-            raise ParseError("the reply is not JSON: no {...} object found") from None
-        try:
-            value = json.loads(body[start:end + 1])
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"the reply is not valid JSON: {exc.msg} at char {exc.pos}") from None
-    if not isinstance(value, dict):
-        raise ParseError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
 def cache_key(model: str, messages: Messages, params: dict[str, Any]) -> str:
     blob = json.dumps({"model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -117,11 +86,11 @@ def _retryable(exc: BaseException | None) -> bool:
 class LLM:
     def __init__(self, config: IloopConfig, store: Store, round_: int = 0) -> None:
         self.config, self.store, self.round = config, store, round_
-        self._models: dict[tuple[str, bool, int], Any] = {}
+        self._models: dict[tuple[str, bool, int, str], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _chat_model(self, role: str, json_mode: bool, max_tokens: int):
-        key = (role, json_mode, max_tokens)
+    def _chat_model(self, role: str, json_mode: bool, max_tokens: int, task: str):
+        key = (role, json_mode, max_tokens, task)
         if key not in self._models:
             from langchain_openai import ChatOpenAI
 
@@ -133,50 +102,35 @@ class LLM:
                 kwargs["response_format"] = {"type": "json_object"}
             self._models[key] = ChatOpenAI(
                 model=model, base_url=base_url, api_key=api_key, temperature=rs.temperature,
-                max_tokens=max_tokens, timeout=rs.timeout_s, max_retries=0,
+                max_tokens=max_tokens, timeout=rs.timeout_s, max_retries=0, seed=self.config.seed,
+                # the task name travels as a header: server logs (and the test suite's fake server) can tell
+                # which unit asked without reading the prompt
+                default_headers={"X-Iloop-Task": task} if task else None,
                 # llama.cpp's server ignores max_completion_tokens: without this a reply can run to n_ctx.
                 extra_body={"max_tokens": max_tokens}, model_kwargs=kwargs)
         return self._models[key]
 
     def params(self, role: str, json_mode: bool, max_tokens: int | None = None) -> dict[str, Any]:
         rs = self.config.role(role)
-        return {"temperature": rs.temperature, "max_tokens": max_tokens or rs.max_tokens, "json": json_mode}
-
-    # ---- cache -------------------------------------------------------------------------------------------
-    def _cached(self, key: str) -> LLMCall | None:
-        with self.store.session() as s:
-            return s.execute(sa.select(LLMCall).where(LLMCall.key == key)).scalars().first()
-
-    def _store_call(self, key: str, role: str, model: str, messages: Messages, text: str, usage: tuple[int, int],
-                    latency: float) -> None:
-        with self.store.session() as s:
-            if s.execute(sa.select(LLMCall.id).where(LLMCall.key == key)).first() is None:
-                s.add(LLMCall(key=key, role=role, model=model, request=json.dumps(messages, ensure_ascii=False),
-                              response=text, prompt_tokens=usage[0], completion_tokens=usage[1],
-                              latency_s=latency, round=self.round))
-                s.commit()
+        # the run's seed goes with every request (llama.cpp and vLLM honour it): sampled replies are reproducible
+        return {"temperature": rs.temperature, "max_tokens": max_tokens or rs.max_tokens, "json": json_mode,
+                "seed": self.config.seed}
 
     def _account(self, role: str, **delta: int) -> None:
-        with self.store.session() as s:
-            row = s.execute(sa.select(TokenUsage).where(TokenUsage.round == self.round, TokenUsage.role == role)
-                         ).scalars().first() or TokenUsage(round=self.round, role=role)
-            for k, v in delta.items():
-                setattr(row, k, getattr(row, k) + v)
-            s.add(row)
-            s.commit()
+        llm_calls.account(self.store, self.round, role, **delta)
 
     # ---- calls -------------------------------------------------------------------------------------------
-    async def _invoke(self, role: str, messages: Messages, json_mode: bool, max_tokens: int | None
+    async def _invoke(self, role: str, messages: Messages, json_mode: bool, max_tokens: int | None, task: str
                       ) -> tuple[str, tuple[int, int], bool]:
         _, model = endpoint(self.config, role)
         params = self.params(role, json_mode, max_tokens)
         key = cache_key(model, messages, params)
-        hit = self._cached(key)
+        hit = llm_calls.cached_response(self.store, key)
         if hit is not None:
             self._account(role, calls=1, cache_hits=1)
-            return hit.response, (0, 0), True
+            return hit, (0, 0), True
         rs = self.config.role(role)
-        chat = self._chat_model(role, json_mode, params["max_tokens"])
+        chat = self._chat_model(role, json_mode, params["max_tokens"], task)
         last: BaseException | None = None
         for attempt in range(rs.max_retries + 1):
             t0 = time.monotonic()
@@ -198,7 +152,7 @@ class LLM:
             text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             meta = getattr(reply, "usage_metadata", None) or {}
             usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
-            self._store_call(key, role, model, messages, text, usage, time.monotonic() - t0)
+            llm_calls.store_call(self.store, key, role, model, messages, text, usage, time.monotonic() - t0, self.round)
             self._account(role, calls=1, prompt_tokens=usage[0], completion_tokens=usage[1])
             return text, usage, False
         base_url, _ = endpoint(self.config, role)
@@ -206,10 +160,10 @@ class LLM:
                                f"last error: {type(last).__name__}: {last}")
 
     async def _one(self, role: str, messages: Messages, parse: Callable[[str], T] | None, json_mode: bool,
-                   sem: asyncio.Semaphore, max_tokens: int | None = None) -> LLMResult[T]:
+                   sem: asyncio.Semaphore, max_tokens: int | None, task: str) -> LLMResult[T]:
         async with sem:
             try:
-                text, usage, cached = await self._invoke(role, messages, json_mode, max_tokens)
+                text, usage, cached = await self._invoke(role, messages, json_mode, max_tokens, task)
             except ReplyCut as cut:
                 text, usage, cached = "", (0, 0), False
                 if parse is None:
@@ -225,7 +179,7 @@ class LLM:
                                      {"role": "user", "content": f"Your reply could not be used: {first}. Reply "
                                       "again with only the requested JSON, nothing else."}]
                 try:
-                    text2, usage2, cached2 = await self._invoke(role, repair, json_mode, max_tokens)
+                    text2, usage2, cached2 = await self._invoke(role, repair, json_mode, max_tokens, task)
                 except ReplyCut as cut:
                     self._account(role, rejections=1)
                     return LLMResult(None, text, False, error=str(cut))
@@ -241,19 +195,20 @@ class LLM:
 
     async def achat_many(self, role: str, batch: list[Messages],
                          parse: Callable[[str], T] | list[Callable[[str], T]] | None = None,
-                         json_mode: bool = False, max_tokens: int | None = None) -> list[LLMResult[T]]:
+                         json_mode: bool = False, max_tokens: int | None = None, task: str = ""
+                         ) -> list[LLMResult[T]]:
         rs = self.config.role(role)
         # llama.cpp's server answers one request at a time; two in flight only evict each other's prompt cache.
         sem = asyncio.Semaphore(1 if rs.base_url == EMBEDDED else rs.concurrency)
         parsers = parse if isinstance(parse, list) else [parse] * len(batch)
         if len(parsers) != len(batch):
             raise ValueError(f"{len(parsers)} parsers for {len(batch)} prompts")
-        return list(await asyncio.gather(*(self._one(role, m, p, json_mode, sem, max_tokens)
+        return list(await asyncio.gather(*(self._one(role, m, p, json_mode, sem, max_tokens, task)
                                            for m, p in zip(batch, parsers))))
 
     def chat_many(self, role: str, batch: list[Messages],
                   parse: Callable[[str], T] | list[Callable[[str], T]] | None = None,
-                  json_mode: bool = False, max_tokens: int | None = None) -> list[LLMResult[T]]:
+                  json_mode: bool = False, max_tokens: int | None = None, task: str = "") -> list[LLMResult[T]]:
         """Batch in, results out in the same order; failures to parse are results with ok=False.
 
         ``parse`` is one function for every prompt, or a list with one per prompt."""
@@ -261,7 +216,15 @@ class LLM:
         # fresh asyncio.run() per batch would leave it bound to a closed loop.
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self.achat_many(role, batch, parse, json_mode, max_tokens))
+        return self._loop.run_until_complete(self.achat_many(role, batch, parse, json_mode, max_tokens, task))
+
+    def run(self, task: LLMTask, items: list) -> list[LLMResult]:
+        """One task over a batch of items: format each, call the task's role, parse strictly (one repair round),
+        cache and count; results in item order, failures as results with ok=False."""
+        prompts = [task.format_input(it) for it in items]
+        parsers = [lambda text, it=it: task.parse_output(text, it) for it in items] if task.parses else None
+        return self.chat_many(task.role, prompts, parse=parsers, json_mode=task.json_mode, max_tokens=task.max_tokens,
+                              task=task.name)
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from state.losses import LossResult
+
 SCORER_VERSION = "1"
 
 
@@ -31,13 +33,6 @@ class Encoded:
     @property
     def n_scored(self) -> int:
         return sum(self.scored[1:])
-
-
-@dataclass
-class LossResult:
-    loss: float | None  # None: no response token inside the window
-    n_tokens: int
-    truncated: bool
 
 
 def _window(enc: Encoded, max_tokens: int) -> Encoded:
@@ -113,11 +108,37 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def model_folder(name: str, assets, log: Callable[[str], None] = print) -> Path:
+def native_bf16(device: str) -> bool:
+    """Whether bf16 matmuls run natively: CUDA, or a CPU with AVX512-BF16 or AMX. Elsewhere torch emulates bf16,
+    which measured 40x slower than fp32 for a LoRA step (AMD EPYC with AVX2, docs/seeds.md)."""
+    import torch
+    if device.startswith("cuda"):
+        return True
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        try:
+            if getattr(torch.cpu, probe)():
+                return True
+        except (AttributeError, RuntimeError):  # private probes: absent in some torch builds
+            pass
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """'auto' -> bfloat16 where it is native (about 3x fp32 there), else float32; explicit choices stay."""
+    if dtype != "auto":
+        return dtype
+    return "bfloat16" if native_bf16(device) else "float32"
+
+
+def model_folder(name: str, assets) -> Path:
     from tools.assets import ASSETS
     from tools.hf_convert import ensure_hf_folder
     if name in ASSETS:
-        return ensure_hf_folder(assets, name, log=log)
+        return ensure_hf_folder(assets, name)
     path = Path(name).expanduser()
     if not (path / "config.json").exists():
         raise ScorerError(f"scoring model {name!r} is neither a packaged asset ({', '.join(ASSETS)}) nor a Hugging "
@@ -133,6 +154,7 @@ class LossScorer:
         self.folder, self.settings, self.adapter = Path(folder), settings, adapter
         self.name = name or self.folder.name
         self.device = resolve_device(device)
+        self.dtype = resolve_dtype(getattr(settings, "dtype", "auto"), self.device)
         self.tokens_per_s = 0.0
         self.padding_share = 0.0
         self._model = self._tok = None
@@ -141,7 +163,7 @@ class LossScorer:
     @property
     def key(self) -> str:
         """Cache key: everything that changes a loss value."""
-        parts = [self.name, f"w{self.settings.max_tokens}", self.settings.dtype, f"v{SCORER_VERSION}"]
+        parts = [self.name, f"w{self.settings.max_tokens}", self.dtype, f"v{SCORER_VERSION}"]
         if self.adapter is not None:
             meta = json.loads((Path(self.adapter) / "iloop-adapter.json").read_text())
             parts.append(f"lora-{meta['fingerprint']}")
@@ -160,7 +182,7 @@ class LossScorer:
         if self._model is None:
             import torch
             from transformers import AutoModelForCausalLM
-            model = AutoModelForCausalLM.from_pretrained(str(self.folder), dtype=getattr(torch, self.settings.dtype))
+            model = AutoModelForCausalLM.from_pretrained(str(self.folder), dtype=getattr(torch, self.dtype))
             if self.adapter is not None:
                 try:
                     from peft import PeftModel
@@ -236,6 +258,6 @@ class LossScorer:
         return out  # type: ignore[return-value]
 
 
-def scorer_from_config(cfg, assets, adapter: Path | None = None, log: Callable[[str], None] = print) -> LossScorer:
-    folder = model_folder(cfg.scoring.model, assets, log=log)
+def scorer_from_config(cfg, assets, adapter: Path | None = None) -> LossScorer:
+    folder = model_folder(cfg.scoring.model, assets)
     return LossScorer(folder, cfg.scoring, device=cfg.device, adapter=adapter, name=cfg.scoring.model)

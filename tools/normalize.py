@@ -18,10 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-import sqlalchemy as sa
 
 from state.db import Store
-from state.models import ConversationTag, Tag, TagAlignment, TagMerge, utcnow
+from state.tags import TagMergeRow, TagUpdate, alignment_partners, rewrite_tags, tags_of_language
 
 
 @dataclass
@@ -94,14 +93,10 @@ def alignment_pairs(store: Store, tags, min_share: float = 0.5, min_count: int =
     the same English canonical tag are treated as similar, with similarity = the smaller partner share. The main
     partner must hold more than ``min_share`` of the tag's aligned count and at least ``min_count`` of it: a single
     pairing can come from a reply whose two lists were not in the same order."""
-    t, a = Tag.__table__, TagAlignment.__table__
     index = {row.id: k for k, row in enumerate(tags)}
-    with store.engine.connect() as conn:
-        canon = {i: c or i for i, c in conn.execute(sa.select(t.c.id, t.c.canonical_id))}
-        partners: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        for en, zh, n in conn.execute(sa.select(a.c.en_tag_id, a.c.zh_tag_id, a.c.count)
-                                      .where(a.c.zh_tag_id.in_(list(index)))):
-            partners[index[zh]][canon.get(en, en)] += n
+    partners: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for en_canon, zh, n in alignment_partners(store, list(index)):
+        partners[index[zh]][en_canon] += n
     groups: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for k, counts in partners.items():
         best, n = max(counts.items(), key=lambda kv: kv[1])
@@ -121,13 +116,8 @@ def normalize_language(store: Store, lang: str, embed, thresholds, min_freq: int
                        sample: int = 15) -> NormalizeReport:
     """``embed(names) -> unit vectors``, or None for a language the embedder cannot read (then tags merge through
     their aligned English tags and DBSCAN is skipped); rewrites canonical pointers, status and frequency."""
-    t, ct = Tag.__table__, ConversationTag.__table__
     report = NormalizeReport(lang, min_freq=min_freq)
-    with store.engine.connect() as conn:
-        tags = conn.execute(sa.select(t.c.id, t.c.name, t.c.status, t.c.canonical_id).where(t.c.lang == lang)
-                            .order_by(t.c.id)).all()
-        links = conn.execute(sa.select(ct.c.conversation_id, ct.c.tag_id).select_from(ct.join(t, ct.c.tag_id == t.c.id))
-                             .where(t.c.lang == lang)).all()
+    tags, links = tags_of_language(store, lang)
     report.tags = len(tags)
     if not tags:
         return report
@@ -184,36 +174,16 @@ def normalize_language(store: Store, lang: str, embed, thresholds, min_freq: int
             status = "canonical" if len(group_convs[k]) >= min_freq else "noise"
             report.canonical += status == "canonical"
             report.noise += status == "noise"
-            updates.append(dict(b_id=row.id, canonical_id=None, status=status, frequency=len(group_convs[k]),
-                                round_merged=None, changed=False))
+            updates.append(TagUpdate(row.id, None, status, len(group_convs[k])))
             continue
         new_canon = tags[rep].id
         changed = row.canonical_id != new_canon
-        updates.append(dict(b_id=row.id, canonical_id=new_canon, status="alias", frequency=freq[k],
-                            round_merged=round_ if changed else None, changed=changed))
+        updates.append(TagUpdate(row.id, new_canon, "alias", freq[k], round_ if changed else None))
         report.threshold_merges += method in ("threshold", "alignment")
         report.dbscan_merges += method == "dbscan"
         if changed:
-            merges.append(dict(round=round_, from_tag_id=row.id, to_tag_id=new_canon, method=method,
-                               similarity=round(sim, 4), created_at=utcnow()))
+            merges.append(TagMergeRow(round_, row.id, new_canon, method, round(sim, 4)))
             if len(report.sample_merges) < sample:
                 report.sample_merges.append((row.name, tags[rep].name, round(sim, 3), method))
-    _write(store, updates, merges)
+    rewrite_tags(store, updates, merges)
     return report
-
-
-def _write(store: Store, updates: list[dict], merges: list[dict]) -> None:
-    t = Tag.__table__
-    keep_round = [u for u in updates if not u["changed"]]
-    new_round = [u for u in updates if u["changed"]]
-    with store.engine.begin() as conn:
-        if keep_round:
-            conn.execute(t.update().where(t.c.id == sa.bindparam("b_id")).values(
-                canonical_id=sa.bindparam("canonical_id"), status=sa.bindparam("status"),
-                frequency=sa.bindparam("frequency")), keep_round)
-        if new_round:
-            conn.execute(t.update().where(t.c.id == sa.bindparam("b_id")).values(
-                canonical_id=sa.bindparam("canonical_id"), status=sa.bindparam("status"),
-                frequency=sa.bindparam("frequency"), round_merged=sa.bindparam("round_merged")), new_round)
-        if merges:
-            conn.execute(sa.insert(TagMerge.__table__), merges)

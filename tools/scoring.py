@@ -6,57 +6,14 @@ what it scored.
 """
 from __future__ import annotations
 
-import json
 from typing import Iterable
 
-import sqlalchemy as sa
+from state.conversations import load_messages
+from state.db import Store
+from state.losses import KINDS, LossResult, cached_losses, save_losses
+from tools.loss_scorer import LossScorer
 
-from state.models import Conversation, LossScore, utcnow
-from tools.loss_scorer import LossResult, LossScorer
-
-KINDS = ("cond", "resp")
-
-
-def cached_losses(store, key: str, hashes: Iterable[str], kind: str) -> dict[str, LossResult]:
-    t, out, hashes = LossScore.__table__, {}, list(hashes)
-    with store.engine.connect() as conn:
-        for k in range(0, len(hashes), 900):
-            q = sa.select(t.c.content_hash, t.c.loss, t.c.n_tokens, t.c.truncated).where(
-                t.c.model_key == key, t.c.kind == kind, t.c.content_hash.in_(hashes[k:k + 900]))
-            out.update({h: LossResult(loss, n, bool(tr)) for h, loss, n, tr in conn.execute(q)})
-    return out
-
-
-def save_losses(store, key: str, kind: str, results: dict[str, LossResult]) -> None:
-    rows = [dict(model_key=key, content_hash=h, kind=kind, loss=r.loss, n_tokens=r.n_tokens, truncated=r.truncated,
-                 created_at=utcnow()) for h, r in results.items()]
-    store.insert_ignore(LossScore.__table__, rows, ["model_key", "content_hash", "kind"])
-
-
-def _by_ids(store, columns, ids: list[int]):
-    """Rows of the conversations table for ``ids``, queried in chunks under SQLite's parameter limit."""
-    t = Conversation.__table__
-    with store.engine.connect() as conn:
-        for k in range(0, len(ids), 900):
-            yield from conn.execute(sa.select(t.c.id, *[t.c[c] for c in columns]).where(t.c.id.in_(ids[k:k + 900])))
-
-
-def load_messages(store, ids: list[int]) -> dict[int, tuple[str, list[dict]]]:
-    """conversation id -> (content hash, messages)."""
-    return {i: (h, json.loads(m)) for i, h, m in _by_ids(store, ["content_hash", "messages"], ids)}
-
-
-def content_hashes(store, ids: list[int]) -> dict[int, str]:
-    return dict(_by_ids(store, ["content_hash"], ids))
-
-
-def all_conversation_ids(store) -> list[int]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(sa.select(Conversation.__table__.c.id).order_by(Conversation.__table__.c.id))
-                    .scalars())
-
-
-def score_conversations(store, scorer: LossScorer, ids: list[int], kinds: Iterable[str] = ("cond",),
+def score_conversations(store: Store, scorer: LossScorer, ids: list[int], kinds: Iterable[str] = ("cond",),
                         chunk: int = 256, show_progress: bool = True) -> dict[str, dict[int, LossResult]]:
     """kind -> conversation id -> LossResult for every id, scoring only what the cache lacks."""
     from tqdm import tqdm

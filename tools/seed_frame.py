@@ -8,21 +8,28 @@ from __future__ import annotations
 
 from collections import Counter
 
+import logging
+from pathlib import Path
+
 import numpy as np
-import sqlalchemy as sa
 
-from state.models import Seed, SteeringPriority, Tag
-from state.taxonomy import canonical_tags_of
-from tools.scoring import cached_losses, content_hashes
+from state import steering
+from state.conversations import content_hashes
+from state.db import Store
+from state.domains import primary_domains
+from state.losses import cached_losses
+from state.seeds import seed_conversation_ids
+from state.tags import canonical_tags_of, tag_info
+from state.vectors import VectorStore
+from tools.projection import Projection, ProjectionError, projection_path
 from tools.seeds import SeedFrame, Steering
-from tools.taxonomy import primary_domains
+
+logger = logging.getLogger(__name__)
 
 
-def skill_tags(store) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]:
+def skill_tags(store: Store) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]:
     """conversation id -> sorted skill tag ids; tag id -> (name, lang)."""
-    t = Tag.__table__
-    with store.engine.connect() as conn:
-        info = {i: (n, lang) for i, n, lang in conn.execute(sa.select(t.c.id, t.c.name, t.c.lang))}
+    info = tag_info(store)
     out = {}
     for cid, tags in canonical_tags_of(store).items():
         en = [x for x in tags if info.get(x, ("", ""))[1] == "en"]
@@ -30,31 +37,19 @@ def skill_tags(store) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]
     return out, info
 
 
-def seed_ids(store) -> set[int]:
-    with store.engine.connect() as conn:
-        return set(conn.execute(sa.select(Seed.__table__.c.conversation_id)).scalars())
+def load_steering(store: Store) -> Steering:
+    w = steering.weights(store)
+    return Steering(domain=w["domain"], tag=w["tag"], criterion=w["criterion"], operation=w["operation"])
 
 
-def load_steering(store) -> Steering:
-    s, t = Steering(), SteeringPriority.__table__
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(t.c.kind, t.c.key, t.c.weight, t.c.set_by)).all()
-    # A user's weight for a key wins over the analyst's (the analyst never writes a key the user set).
-    for kind, key, weight, _ in sorted(rows, key=lambda r: r.set_by == "user"):
-        target = {"domain": s.domain, "tag": s.tag, "criterion": s.criterion, "operation": s.operation}.get(kind)
-        if target is not None:
-            target[key] = float(weight)
-    return s
-
-
-def _losses(store, key: str | None, hashes: list[str], kind: str) -> np.ndarray | None:
+def _losses(store: Store, key: str | None, hashes: list[str], kind: str) -> np.ndarray | None:
     if key is None:
         return None
     found = cached_losses(store, key, hashes, kind)
     return np.array([found[h].loss if h in found and found[h].loss is not None else np.nan for h in hashes])
 
 
-def build_frame(store, base_key: str, ft_key: str | None = None, resp_key: str | None = None) -> SeedFrame:
+def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key: str | None = None) -> SeedFrame:
     tags_of, info = skill_tags(store)
     ids = sorted(tags_of)
     freq = Counter(t for tags in tags_of.values() for t in tags)
@@ -75,7 +70,7 @@ def build_frame(store, base_key: str, ft_key: str | None = None, resp_key: str |
     if resp is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ifd = np.where(resp > 0, base / resp, np.nan)
-    taken = seed_ids(store)
+    taken = seed_conversation_ids(store)
     return SeedFrame(ids=np.array(ids, dtype=np.int64), base_loss=base, tag_ptr=ptr, tag_idx=idx,
                      tag_freq=np.array([freq[t] for t in tag_list], dtype=np.int64),
                      tag_names=[info[t][0] for t in tag_list],
@@ -84,28 +79,26 @@ def build_frame(store, base_key: str, ft_key: str | None = None, resp_key: str |
                      exclude=np.array([i in taken for i in ids], dtype=bool))
 
 
-def grid_cells(res, frame: SeedFrame, grid: int, sample: int, log=print) -> tuple[np.ndarray, dict]:
+def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,
+               grid: int, sample: int) -> tuple[np.ndarray, dict]:
     """ILA cell of every row in the stored projection (fitted now, once, if none exists yet)."""
-    from agents.embed import conversation_collection
-    from tools.projection import Projection, ProjectionError, projection_path
-
-    name, path = conversation_collection(res), projection_path(res.config.home)
+    path = projection_path(home)
     if path.exists():
         proj = Projection.load(path)
-        if proj.model != res.config.embedding.model:
-            raise ProjectionError(f"{path} was fitted on {proj.model} embeddings but embedding.model is "
-                                  f"{res.config.embedding.model}; move the file away to fit a new plane (the "
-                                  f"cells of earlier rounds will not be comparable)")
+        if proj.model != model:
+            raise ProjectionError(f"{path} was fitted on {proj.model} embeddings but embedding.model is {model}; "
+                                  f"move the file away to fit a new plane (the cells of earlier rounds will not be "
+                                  f"comparable)")
     else:
-        col = res.vectors.collection(name)
+        col = vectors.collection(collection)
         got = col.get(include=["embeddings"], limit=sample)
         if len(got["ids"]) < 3:
             raise ProjectionError("fewer than 3 embedded instructions: run the embed node (iloop run) first")
-        proj = Projection.fit(np.asarray(got["embeddings"], dtype=np.float32), res.config.embedding.model)
+        proj = Projection.fit(np.asarray(got["embeddings"], dtype=np.float32), model)
         proj.save(path)
-        log(f"fitted the 2D projection on {proj.fitted_on} instructions (saved to {path})")
-    hashes = content_hashes(res.store, frame.ids.tolist())
-    vecs = res.vectors.get_vectors(name, [hashes[int(i)] for i in frame.ids])
+        logger.info("fitted the 2D projection on %d instructions (saved to %s)", proj.fitted_on, path)
+    hashes = content_hashes(store, frame.ids.tolist())
+    vecs = vectors.get_vectors(collection, [hashes[int(i)] for i in frame.ids])
     cells = np.full(len(frame.ids), -1, dtype=np.int64)
     have = [k for k, i in enumerate(frame.ids) if hashes[int(i)] in vecs]
     if have:

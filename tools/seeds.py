@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CRITERIA = ("hard", "long_tail", "multi_skill", "undertrained")
-ALL_CRITERIA = CRITERIA + ("ila",)
+from settings.seeds import ALL_CRITERIA, CRITERIA
 
 
 @dataclass

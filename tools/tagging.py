@@ -1,4 +1,4 @@
-"""The tagging unit: a conversation in, bilingual fine-grained tags out (format_input / parse_output).
+"""The tagging task: a conversation in, bilingual fine-grained tags out.
 
 Long conversations are cut by a fixed rule so the prompt stays inside a small model's context: the first user
 turn keeps ``first_turn_chars``, every later turn ``turn_chars``, and turns are added in order until ``max_chars``
@@ -6,12 +6,12 @@ is spent; every cut is marked with "[...]".
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 
-from graph.config import TaggingSettings
-from tools.llm import ParseError, parse_json_object
+from settings import TaggingSettings
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -56,11 +56,6 @@ STYLE = [("python programming", "Python编程"), ("sql query optimization", "SQL
 _EXAMPLE_SETS = [frozenset(en for en, _ in STYLE)]
 
 
-def format_input(messages: list[dict[str, str]], s: TaggingSettings) -> list[dict[str, str]]:
-    return render_messages("tagger.j2", dialogue=conversation_text(messages, s), min_tags=s.min_tags,
-                           max_tags=s.max_tags, style=STYLE)
-
-
 def clean_tag(tag: object, lang: str) -> str:
     if not isinstance(tag, str):
         raise ParseError(f"{lang} tag {tag!r} is not a string")
@@ -81,7 +76,7 @@ def copied_example(tags: list[str], dialogue: str) -> bool:
     return False
 
 
-def parse_output(text: str, s: TaggingSettings, dialogue: str = "") -> dict[str, list[str]]:
+def parse_tags(text: str, s: TaggingSettings, dialogue: str = "") -> dict[str, list[str]]:
     """Strict shape: an object with 'en' and 'zh' lists of strings. Single bad tags (too long, wrong script) are
     dropped; the reply is rejected when fewer than ``min_tags`` good tags remain in either language, with the
     reasons, so the repair prompt can say what was wrong."""
@@ -118,3 +113,21 @@ def parse_output(text: str, s: TaggingSettings, dialogue: str = "") -> dict[str,
         raise ParseError("these tags are copied from the style list in the instructions; tag the dialogue you "
                          "were given")
     return out
+
+
+class TagTask(LLMTask[Messages, dict[str, list[str]]]):
+    """Conversation -> {"en": [...], "zh": [...]} (the tagger role, JSON mode)."""
+
+    name, template = "tag", "tagger.j2"
+
+    def __init__(self, settings: TaggingSettings, role: str = "tagger") -> None:
+        super().__init__(role)
+        self.settings = settings
+
+    def format_input(self, item: Messages) -> Messages:
+        s = self.settings
+        return render_messages(self.template, dialogue=conversation_text(item, s), min_tags=s.min_tags,
+                               max_tags=s.max_tags, style=STYLE)
+
+    def parse_output(self, text: str, item: Messages) -> dict[str, list[str]]:
+        return parse_tags(text, self.settings, conversation_text(item, self.settings))

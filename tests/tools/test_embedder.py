@@ -8,7 +8,7 @@ from tools.embedder import Embedder, text_id
 
 @pytest.fixture(scope="module")
 def embedder(assets):
-    from graph.config import EmbeddingSettings
+    from settings import EmbeddingSettings
     return Embedder(EmbeddingSettings(), assets)
 
 
@@ -32,6 +32,16 @@ def test_cache_embeds_only_new_texts_and_survives_reopen(embedder, tmp_path):
 
 
 def test_unknown_model_setting_is_a_clear_error(assets):
-    from graph.config import EmbeddingSettings
+    from settings import EmbeddingSettings
     with pytest.raises(FileNotFoundError, match="neither a packaged asset"):
         Embedder(EmbeddingSettings(model="/nowhere/bge"), assets)
+
+
+def test_a_second_embedder_of_the_process_shares_the_model_and_the_vectors(embedder, assets):
+    from settings import EmbeddingSettings
+    texts = ["a text only this test encodes: quokka census", "and another: wombat tax law"]
+    first = embedder.encode(texts + texts[:1])
+    other = Embedder(EmbeddingSettings(), assets)
+    assert other.model is embedder.model
+    again = other.encode(texts)
+    assert other.encoded == 0 and np.array_equal(again, first[:2]) and np.array_equal(first[0], first[2])

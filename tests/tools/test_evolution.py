@@ -4,14 +4,31 @@ from collections import Counter
 
 import pytest
 
-from graph.settings_evolution import OPERATIONS, EvolutionSettings
-from tools.evolution import (SeedItem, answer_problem, choose_operation, choose_rounds, format_evolve,
-                             format_followup, format_judge, parse_evolve, parse_followup, parse_judge, rule_check)
-from tools.llm import ParseError
+from settings.evolution import OPERATIONS, EvolutionSettings
+from tools.evolution import (AnswerTask, EvolveTask, FollowupItem, FollowupTask, JudgeTask, SeedItem, answer_problem,
+                             choose_operation, choose_rounds, rule_check)
+from tools.llm_parse import ParseError
 
 SEED = SeedItem(1, 10, "Write a Python function that sorts a list of numbers.", "en",
                 ["python programming", "sorting algorithms"], "software development")
 S = EvolutionSettings()
+EVOLVE, JUDGE, FOLLOW = EvolveTask("evolver"), JudgeTask("judge"), FollowupTask("evolver")
+
+
+def format_evolve(seed, op):
+    return EVOLVE.format_input((seed, op))
+
+
+def parse_evolve(text):
+    return EVOLVE.parse_output(text, (SEED, "breadth"))
+
+
+def parse_judge(text):
+    return JUDGE.parse_output(text, ("a", "b"))
+
+
+def parse_followup(text, lang, earlier):
+    return FOLLOW.parse_output(text, FollowupItem([], lang, earlier))
 
 
 @pytest.mark.parametrize("op", OPERATIONS)
@@ -63,7 +80,7 @@ def test_rule_check(evolved, op, sim, reason):
 
 
 def test_judge_prompt_and_verdicts():
-    messages = format_judge("a", "b")
+    messages = JUDGE.format_input(("a", "b"))
     assert "ORIGINAL" in messages[-1]["content"] and "REWRITTEN" in messages[-1]["content"]
     ok = parse_judge('{"is_instruction": true, "answerable": true, "evolved": true, "reason": "adds a constraint"}')
     assert ok.rejection() == ("", "")
@@ -77,7 +94,7 @@ def test_judge_prompt_and_verdicts():
 
 def test_followup_prompt_shows_the_conversation_and_parsing_is_strict():
     messages = [{"role": "user", "content": "Explain sorting."}, {"role": "assistant", "content": "x" * 3000}]
-    prompt = format_followup(messages)[-1]["content"]
+    prompt = FOLLOW.format_input(FollowupItem(messages, "en", []))[-1]["content"]
     assert "User: Explain sorting." in prompt and "[...]" in prompt and len(prompt) < 2000
     assert parse_followup('{"message": "User: Can you show it in Rust too?"}', "en", []) == "Can you show it in Rust too?"
     for reply, message in [('{"message": "Sure! Here is the Rust version."}', "USER"),
@@ -86,6 +103,13 @@ def test_followup_prompt_shows_the_conversation_and_parsing_is_strict():
                            ('{"message": "ok"}', "at least 8")]:
         with pytest.raises(ParseError, match=message):
             parse_followup(reply, "en", ["Explain sorting."])
+
+
+def test_answer_task_sends_the_dialogue_as_it_is_and_keeps_the_text():
+    dialogue = [{"role": "user", "content": "Explain sorting."}]
+    task = AnswerTask("evolver", max_tokens=64)
+    assert task.format_input(dialogue) == dialogue and task.parse_output("Sorted.", dialogue) == "Sorted."
+    assert not task.json_mode and not task.parses and task.max_tokens == 64 and task.name == "answer"
 
 
 def test_answer_problems():

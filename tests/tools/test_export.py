@@ -25,7 +25,9 @@ def test_export_loads_with_datasets(store, tmp_path, fmt, suffix, loader, monkey
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     src = write_jsonl(tmp_path / "p.jsonl", [{"messages": MULTI}, {"instruction": "只有一个", "output": "好"}])
     Importer(store, tmp_path / "r").ingest_file(src, "p")
-    store.record_decision(1, "seed_selector", "conversation:1", "select", "long-tail", {})
+    from state import decisions
+    from state.decisions import Action, Node
+    decisions.record_one(store, 1, Node.SEED_SELECTOR, "conversation:1", Action.SELECT, "long-tail", {})
     out = tmp_path / f"out{suffix}"
     assert export(store, fmt, out) == 2
     import datasets

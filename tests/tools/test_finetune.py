@@ -1,9 +1,9 @@
 """The quick LoRA fine-tune on the real SmolLM2-135M: it lowers the loss of what it trained on."""
 import json
+import logging
 
-import pytest
 
-from graph.settings_seeds import FinetuneSettings, ScoringSettings
+from settings.seeds import FinetuneSettings, ScoringSettings
 from state.db import Store
 from state.models import Conversation
 from tools.finetune import balanced_subset, finetune, latest_adapter, needs_refresh
@@ -28,7 +28,7 @@ def test_balanced_subset_takes_n_per_domain_reproducibly():
     assert all(domain_of[i] == d for d, ids in sub.items() for i in ids)
 
 
-def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder):
+def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder, caplog):
     store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
     convs = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in FACTS]
     with store.session() as s:
@@ -39,7 +39,7 @@ def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder):
     base = LossScorer(smol_folder, ScoringSettings(), device="cpu", name="smollm2-135m")
     settings = FinetuneSettings(steps=10, batch_size=3, learning_rate=2e-3, per_domain=3)
     domain_of = {i: "trivia" if i % 2 else "geography" for i in ids}
-    adapter = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0, log=lambda m: None)
+    adapter = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0)
     assert adapter.card["domains"] == {"geography": 3, "trivia": 3}
     assert adapter.card["train_loss_last"] < adapter.card["train_loss_first"]
     assert latest_adapter(tmp_path / "home").fingerprint == adapter.fingerprint
@@ -53,8 +53,10 @@ def test_finetune_lowers_the_loss_of_its_training_items(tmp_path, smol_folder):
     assert all(r > 0 for r in reduction)
 
     # the same data and settings reuse the adapter; a changed domain set asks for a new one
-    again = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0,
-                     log=lambda m: pytest.fail("retrained: " + m))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tools.finetune"):
+        again = finetune(store, base, domain_of, settings, tmp_path / "home", seed=0)
+    assert "fine-tuning" not in caplog.text, caplog.text
     assert again.path == adapter.path
     assert needs_refresh(adapter, domain_of, settings, "smollm2-135m") == ""
     assert "domain" in needs_refresh(adapter, {**domain_of, 99: "poetry"}, settings, "smollm2-135m")

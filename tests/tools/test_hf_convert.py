@@ -9,9 +9,9 @@ def test_convert_once_then_reload_fast(assets):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = ensure_hf_folder(assets, "smollm2-135m", log=lambda m: None)
+    folder = ensure_hf_folder(assets, "smollm2-135m")
     marker = (folder / "iloop-converted.json").stat().st_mtime_ns
-    assert ensure_hf_folder(assets, "smollm2-135m", log=lambda m: None) == folder
+    assert ensure_hf_folder(assets, "smollm2-135m") == folder
     assert (folder / "iloop-converted.json").stat().st_mtime_ns == marker  # second call reused the folder
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16)

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from graph.settings_evolution import LeakageSettings
-from tools.leakage import (BenchFileError, BenchPrompt, containment, fingerprint, judge_pairs, load_file,
-                           parse_same_task, prompts_of, user_turns)
-from tools.llm import ParseError
+from settings.evolution import LeakageSettings
+from tools.leakage import (BenchFileError, BenchPrompt, SameTaskCheck, containment, fingerprint, judge_pairs, load_file,
+                           prompts_of, user_turns)
+from tools.llm_parse import ParseError
 
 
 @pytest.mark.parametrize("record, expected", [
@@ -72,7 +72,11 @@ def test_user_turns_and_fingerprint():
     assert fp != fingerprint([P, BenchPrompt("b", "2", "other")], S, "minilm") and fp != fingerprint([P], S, "bge")
 
 
-def test_same_task_reply_is_strict():
-    assert parse_same_task('{"same_task": true}') is True
+def test_same_task_prompt_and_strict_reply():
+    task = SameTaskCheck("judge", chars=20)
+    msgs = task.format_input(("Why is the sky blue? " * 5, "Tell me why the sky looks blue"))
+    assert "Why is the sky blue?" in msgs[-1]["content"] and "Tell me why the sky" in msgs[-1]["content"]
+    assert "Why is the sky blue? Why is the sky blue?" not in msgs[-1]["content"]  # cut to `chars`
+    assert task.parse_output('{"same_task": true}', ("a", "b")) is True and task.name == "leakage_check"
     with pytest.raises(ParseError):
-        parse_same_task('{"same_task": "probably"}')
+        task.parse_output('{"same_task": "probably"}', ("a", "b"))

@@ -4,10 +4,12 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from graph.config import load_config
+from settings import load_config
 from state.db import Store
 from tests.fakes import ScriptedOpenAI
-from tools.llm import LLM, LLMEndpointError, ParseError, parse_json_object, strip_fences
+from tools.llm import LLM, LLMEndpointError
+from tools.llm_parse import ParseError, parse_json_object, strip_fences
+from tools.llm_task import LLMTask
 
 
 def make_llm(tmp_path, base_url, **role):
@@ -61,6 +63,7 @@ def test_cache_tokens_and_params_sent(tmp_path, monkeypatch):
         assert len(srv.requests) == 1
         body = srv.requests[0]["body"]
         assert body["max_tokens"] == 64 and body["response_format"] == {"type": "json_object"}
+        assert body["seed"] == 0  # the run's seed: sampled replies are reproducible where the server honours it
         assert srv.requests[0]["auth"] == "Bearer sk-test-secret"
     u = usage(llm)
     assert (u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]) == (2, 1, 11, 7)
@@ -120,3 +123,29 @@ def test_reply_cut_at_the_token_limit_gets_one_briefer_retry(tmp_path):
         assert res.ok and res.value == ["short"] and res.repaired
         assert srv.requests[0]["body"]["max_tokens"] == 20
         assert "token limit" in srv.requests[1]["body"]["messages"][-1]["content"]
+
+
+class EchoTags(LLMTask[str, list[str]]):
+    """A minimal task: the item is the text to tag; the reply must carry tags that occur in it."""
+
+    name = "echo_tags"
+
+    def format_input(self, item: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": f"tag: {item}"}]
+
+    def parse_output(self, text: str, item: str) -> list[str]:
+        found = tags(text)
+        if not all(t in item for t in found):
+            raise ParseError("tags must come from the text")
+        return found
+
+
+def test_run_formats_each_item_parses_against_it_and_sends_the_task_name(tmp_path):
+    with ScriptedOpenAI(['{"en": ["sort"]}', '{"en": ["moon"]}', '{"en": ["heap"]}']) as srv:
+        llm = make_llm(tmp_path, srv.base_url)
+        ok, repaired = llm.run(EchoTags("tagger", max_tokens=32), ["sort a list", "build a heap"])
+    assert ok.value == ["sort"] and repaired.value == ["heap"] and repaired.repaired  # "moon" failed its item
+    assert [r["task"] for r in srv.requests] == ["echo_tags"] * 3
+    assert srv.requests[0]["body"]["messages"] == [{"role": "user", "content": "tag: sort a list"}]
+    assert srv.requests[0]["body"]["max_tokens"] == 32 and srv.requests[0]["body"]["response_format"] == \
+        {"type": "json_object"}

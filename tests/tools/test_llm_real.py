@@ -2,10 +2,11 @@
 import pytest
 import sqlalchemy as sa
 
-from graph.config import load_config
+from settings import load_config
 from state.db import Store
 from tools.embedded_server import embedded_servers, endpoint, start_server
-from tools.llm import LLM, parse_json_object
+from tools.llm import LLM
+from tools.llm_parse import parse_json_object
 
 pytestmark = pytest.mark.llm
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from graph.settings_seeds import ScoringSettings
+from settings.seeds import ScoringSettings
 from state.db import Store
 from state.models import Conversation
 from tools.formats import content_hash
@@ -67,8 +67,8 @@ def test_bucketing_does_not_change_results(smol_folder):
     b = [r.loss for r in packed.losses(packed.encode(CONVS))]
     assert packed.padding_share > 0  # the packed run really padded
     assert a == pytest.approx(b, abs=2e-4)
-    # bf16, the default, ranks the same way and stays close to fp32
-    bf = LossScorer(smol_folder, ScoringSettings(), device="cpu")
+    # bf16 ('auto' picks it where it is native) stays close to fp32
+    bf = LossScorer(smol_folder, ScoringSettings(dtype="bfloat16"), device="cpu")
     c = [r.loss for r in bf.losses(bf.encode(CONVS))]
     assert c == pytest.approx(a, abs=0.1)
 
@@ -125,3 +125,13 @@ def test_store_scoring_is_cached_and_gives_ifd(tmp_path, smol_folder, scorer32):
     assert first["resp"][2].loss is None and ifd(first["cond"][2], first["resp"][2]) is None
     # the response alone is harder to predict than the response given its question, for the factual answer
     assert ifd(first["cond"][1], first["resp"][1]) < 1.0
+
+
+def test_auto_dtype_is_bf16_only_where_it_is_native(smol_folder):
+    from tools.loss_scorer import native_bf16, resolve_dtype
+
+    assert resolve_dtype("float16", "cpu") == "float16" and resolve_dtype("bfloat16", "cpu") == "bfloat16"
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("auto", "cpu") == ("bfloat16" if native_bf16("cpu") else "float32")
+    auto = LossScorer(smol_folder, ScoringSettings(), device="cpu")
+    assert auto.dtype == resolve_dtype("auto", "cpu") and f":{auto.dtype}:" in auto.key  # caches never mix dtypes

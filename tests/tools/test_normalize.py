@@ -2,9 +2,9 @@
 import pytest
 import sqlalchemy as sa
 
-from graph.config import NormalizationThresholds, load_config
+from settings import NormalizationThresholds, load_config
 from state.models import Conversation, TagMerge
-from state.taxonomy import add_alignments, link_tags, tag_ids
+from state.tags import add_alignments, link_tags, tag_ids
 from tools.embedder import Embedder
 from tools.normalize import normalize_language, scaled_min_freq
 
@@ -13,7 +13,7 @@ MINILM = load_config(env={}).taxonomy.thresholds["minilm-l6-v2"]
 
 @pytest.fixture(scope="module")
 def embed(assets):
-    from graph.config import EmbeddingSettings
+    from settings import EmbeddingSettings
     e = Embedder(EmbeddingSettings(), assets)
     return e.encode
 

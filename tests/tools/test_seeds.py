@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from graph.settings_seeds import SelectionSettings
+from settings.seeds import SelectionSettings
 from tools.projection import Projection, ProjectionError, spatial_entropy
 from tools.seeds import SeedFrame, Steering, combine, ila_order, resolve_cuts, select_criteria, select_ila
 

@@ -1,17 +1,18 @@
 import jinja2
 import pytest
 
-from graph.config import TaggingSettings
-from tools.llm import ParseError
+from settings import TaggingSettings
+from tools.llm_parse import ParseError
 from tools.prompts import render, render_messages
-from tools.tagging import conversation_text, format_input, parse_output
+from tools.tagging import TagTask, conversation_text, parse_tags
 
 S = TaggingSettings()
+TASK = TagTask(S)
 
 
 def test_format_input_renders_rules_and_dialogue():
-    msgs = format_input([{"role": "system", "content": "ignored"}, {"role": "user", "content": "Sort a list"},
-                         {"role": "assistant", "content": "Use sorted()"}], S)
+    msgs = TASK.format_input([{"role": "system", "content": "ignored"}, {"role": "user", "content": "Sort a list"},
+                              {"role": "assistant", "content": "Use sorted()"}])
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert "2 to 8 tags" in msgs[0]["content"] and '"python programming" / "Python编程"' in msgs[0]["content"]
     assert msgs[1]["content"].endswith("User: Sort a list\nAssistant: Use sorted()")
@@ -33,7 +34,7 @@ def test_long_conversations_are_cut_by_the_documented_rule():
     'Here you go:\n{"en": ["python programming.", " sorting  algorithms", "knowledge"], "zh": ["Python编程", "排序算法"]}',
 ])
 def test_good_and_fenced_replies_parse_and_clean(reply):
-    assert parse_output(reply, S) == {"en": ["python programming", "sorting algorithms"], "zh": ["Python编程", "排序算法"]}
+    assert parse_tags(reply, S) == {"en": ["python programming", "sorting algorithms"], "zh": ["Python编程", "排序算法"]}
 
 
 @pytest.mark.parametrize("reply,match", [
@@ -49,26 +50,26 @@ def test_good_and_fenced_replies_parse_and_clean(reply):
 ])
 def test_partial_and_garbage_replies_are_rejected_with_a_reason(reply, match):
     with pytest.raises(ParseError, match=match):
-        parse_output(reply, S)
+        parse_tags(reply, S)
 
 
 def test_untranslatable_terms_may_stay_in_the_zh_list():
-    got = parse_output('{"en": ["javascript", "web development"], "zh": ["JavaScript", "网页开发"]}', S)
+    got = parse_tags('{"en": ["javascript", "web development"], "zh": ["JavaScript", "网页开发"]}', S)
     assert got["zh"] == ["JavaScript", "网页开发"]
 
 
 def test_extra_tags_are_cut_and_duplicates_dropped():
     en = [f"skill {k}" for k in range(12)] + ["skill 0"]
     zh = [f"技能{k}" for k in range(12)]
-    got = parse_output(f'{{"en": {en!r}, "zh": {zh!r}}}'.replace("'", '"'), S)
+    got = parse_tags(f'{{"en": {en!r}, "zh": {zh!r}}}'.replace("'", '"'), S)
     assert got["en"] == [f"skill {k}" for k in range(8)] and len(got["zh"]) == 8
 
 
 def test_copied_style_tags_are_rejected_unless_the_dialogue_needs_them():
     reply = '{"en": ["poetry composition", "contract law"], "zh": ["诗歌创作", "合同法"]}'
     with pytest.raises(ParseError, match="copied"):
-        parse_output(reply, S, dialogue="User: what is the boiling point of water?")
-    assert parse_output(reply, S, dialogue="User: write a poem about contract law")["en"][0] == "poetry composition"
+        parse_tags(reply, S, dialogue="User: what is the boiling point of water?")
+    assert parse_tags(reply, S, dialogue="User: write a poem about contract law")["en"][0] == "poetry composition"
 
 
 def test_prompt_templates_are_strict():
@@ -80,11 +81,20 @@ def test_prompt_templates_are_strict():
 
 
 def test_single_bad_tags_are_dropped_when_enough_good_ones_remain():
-    got = parse_output('{"en": ["python programming", "sorting", "doctor照顾", "' + "x" * 80 + '"], '
+    got = parse_tags('{"en": ["python programming", "sorting", "doctor照顾", "' + "x" * 80 + '"], '
                        '"zh": ["Python编程", "排序", "sorting"]}', S)
     assert got == {"en": ["python programming", "sorting"], "zh": ["Python编程", "排序", "sorting"]}
 
 
 def test_a_list_packed_into_one_string_is_split():
-    got = parse_output('{"en": ["recycling, environmental impact"], "zh": ["回收，环境影响"]}', S)
+    got = parse_tags('{"en": ["recycling, environmental impact"], "zh": ["回收，环境影响"]}', S)
     assert got == {"en": ["recycling", "environmental impact"], "zh": ["回收", "环境影响"]}
+
+
+def test_the_task_checks_copied_tags_against_the_dialogue_it_formatted():
+    reply = '{"en": ["poetry composition", "contract law"], "zh": ["诗歌创作", "合同法"]}'
+    with pytest.raises(ParseError, match="copied"):
+        TASK.parse_output(reply, [{"role": "user", "content": "what is the boiling point of water?"}])
+    poem = [{"role": "user", "content": "write a poem about contract law"}]
+    assert TASK.parse_output(reply, poem)["en"] == ["poetry composition", "contract law"]
+    assert TASK.name == "tag" and TASK.role == "tagger" and TASK.json_mode

@@ -1,0 +1,20 @@
+"""begin_round: opens a round in the store and advances the thread's loop counter."""
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from agents.resources import resources
+from agents.state import IloopState
+from state import decisions, rounds
+from state.decisions import Action, Node
+
+
+def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+    res = resources(config)
+    thread_id = str((config.get("configurable") or {}).get("thread_id", "default"))
+    number = rounds.start_round(res.store, thread_id)
+    decisions.record_one(res.store, number, Node.BEGIN_ROUND, f"thread:{thread_id}", Action.START,
+                         f"round {state.get('round', 0) + 1} of this thread", {"db_round": number})
+    return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {}}

@@ -1,0 +1,83 @@
+"""Loop commands of `iloop`: run (the LangGraph state machine), serve, graph."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import List, Optional
+
+import typer
+
+from cli.common import config, console, fail, options, out, resources
+
+
+def serve(roles: List[str] = typer.Option([], "--role", help="Roles whose models to serve; default all.")) -> None:
+    """Run the embedded OpenAI-compatible server(s) on 127.0.0.1 until Ctrl-C."""
+    from settings import ROLES
+    from tools.embedded_server import embedded_servers, endpoint
+
+    cfg = config()
+    chosen = roles or list(ROLES)
+    with embedded_servers(cfg, chosen) as models:
+        if not models:
+            fail("no role uses the embedded server (every base_url points elsewhere)", 2)
+        for r in chosen:
+            out.print(f"{r}: {endpoint(cfg, r)[0]} model={cfg.role(r).model}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            out.print("stopping")
+
+
+def run(resume: bool = typer.Option(False, help="Continue the last thread (or --thread) from its checkpoint."),
+        thread: Optional[str] = typer.Option(None, help="Thread id (default: new, or the last one with --resume)."),
+        pool: List[str] = typer.Option([], "--pool", help="Pools for this run (path or builtin:NAME)."),
+        max_rounds: Optional[int] = typer.Option(None, help="Override max_rounds for this run.")) -> None:
+    """Run the closed loop as a LangGraph state machine (checkpointed; --resume continues)."""
+    from graph.builder import compile_with_checkpointer
+    from state.rounds import last_thread_id
+
+    if max_rounds is not None:
+        options.overrides.append(f"max_rounds={max_rounds}")
+    res = resources()
+    cfg = res.config
+    if resume and not thread:
+        thread = last_thread_id(res.store)
+        if thread is None:
+            fail("nothing to resume: no run has been recorded in this home", 2)
+    thread = thread or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    graph = compile_with_checkpointer(cfg.home / "checkpoints" / "graph.sqlite")
+    run_config = {"configurable": {"thread_id": thread, "iloop_config": cfg.model_dump_json()},
+                  "recursion_limit": 20 + 10 * cfg.max_rounds}
+    inputs = None if resume else {"pools": pool} if pool else {}
+    console.print(f"thread {thread}")
+    final = None
+    for update in graph.stream(inputs, run_config, stream_mode="updates"):
+        for node_name, delta in update.items():
+            console.print(f"[cyan]{node_name}[/] " + _brief(delta))
+    final = graph.get_state(run_config).values
+    from state.stats import collect
+    out.print_json(json.dumps({"thread": thread, "rounds": final.get("round"), "stop_reason": final.get(
+        "stop_reason"), "metrics": final.get("metrics"), "stats": collect(res.store)["conversations"]}))
+
+
+def _brief(delta) -> str:
+    if not isinstance(delta, dict):
+        return ""
+    parts = []
+    for k, v in delta.items():
+        if k == "ingested":
+            parts.append("; ".join(f"{d['source']}: kept {d['kept']}/{d['records']}" +
+                                   (" (already ingested)" if d["skipped_file"] else "") for d in v))
+        elif k == "metrics":
+            parts.append(f"conversations={v.get('conversations_total')} growth={v.get('growth'):.3f}")
+        elif k != "history":
+            parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def show_graph() -> None:
+    """Print the state machine as Mermaid (LangGraph Studio opens it through langgraph.json)."""
+    from graph.builder import graph
+    out.print(graph.get_graph().draw_mermaid())

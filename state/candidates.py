@@ -1,0 +1,69 @@
+"""Candidates: generated conversations staged for the leakage guard, admitted ones pointing at their conversation."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store, check_statuses, group_counts, update_by_id
+from state.models import Candidate, utcnow
+
+STATUSES = ("pending", "admitted", "leak", "duplicate")
+
+
+@dataclass
+class NewCandidate:
+    round: int
+    kind: str  # evolved | synthesized
+    parent_id: int | None
+    operation: str
+    messages: list[dict[str, str]]
+    content_hash: str
+    lang: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StagedCandidate:
+    id: int
+    kind: str
+    parent_id: int | None
+    operation: str
+    messages: list[dict[str, str]]
+    content_hash: str
+    lang: str
+
+
+def stage(store: Store, items: list[NewCandidate]) -> None:
+    if items:
+        now = utcnow()
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(Candidate.__table__), [dict(
+                round=c.round, kind=c.kind, parent_id=c.parent_id, operation=c.operation,
+                messages=json.dumps(c.messages, ensure_ascii=False), content_hash=c.content_hash, lang=c.lang,
+                status="pending", evidence=json.dumps(c.evidence, ensure_ascii=False, default=str), created_at=now)
+                for c in items])
+
+
+def pending(store: Store) -> list[StagedCandidate]:
+    t = Candidate.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.status == "pending").order_by(t.c.id)).all()
+    return [StagedCandidate(r.id, r.kind, r.parent_id, r.operation, json.loads(r.messages), r.content_hash, r.lang)
+            for r in rows]
+
+
+def set_status(store: Store, updates: dict[int, tuple[str, int | None]]) -> None:
+    """candidate id -> (status, conversation id it became or duplicates)."""
+    check_statuses("candidate", (st for st, _ in updates.values()), STATUSES)
+    update_by_id(store, Candidate.__table__, {cid: {"status": st, "conversation_id": conv}
+                                              for cid, (st, conv) in updates.items()})
+
+
+def figures(store: Store) -> dict[str, dict[str, int]]:
+    t = Candidate.__table__
+    with store.engine.connect() as conn:
+        return {"by_status": group_counts(conn, t.c.status),
+                "by_operation": group_counts(conn, t.c.operation)}

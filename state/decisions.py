@@ -1,0 +1,132 @@
+"""Decisions: why every node did what it did, one row per choice, written through one typed recorder.
+
+Node and action names come from the two enumerations below, so a reader of the decisions table (the console,
+``iloop stats``, a SQL query) can rely on the spelling; a new kind of decision adds a member here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store
+from state.models import Decision, utcnow
+
+
+class Node(str, Enum):
+    """The node (or stage command) that made a decision."""
+
+    BEGIN_ROUND = "begin_round"
+    INGEST = "ingest"
+    EMBED = "embed"
+    LEAKAGE_GUARD = "leakage_guard"
+    TAGGER = "tagger"
+    TAXONOMIST = "taxonomist"
+    COVERAGE_ANALYST = "coverage_analyst"
+    SEED_SELECTOR = "seed_selector"
+    EVOLVER = "evolver"
+    FINISH = "finish"
+
+
+class Action(str, Enum):
+    """What was decided."""
+
+    START = "start"
+    INGEST = "ingest"
+    SKIP_FILE = "skip_file"
+    EMBED = "embed"
+    CHECK = "check"
+    REMOVE_LEAK = "remove_leak"
+    TAG = "tag"
+    REJECT_REPLY = "reject_reply"
+    NORMALIZE = "normalize"
+    INDUCE = "induce"
+    PRIORITIZE = "prioritize"
+    FINETUNE = "finetune"
+    SELECT = "select"
+    SELECT_SEED = "select_seed"
+    NEAR_MISS = "near_miss"
+    SKIP_SEED = "skip_seed"
+    EVOLVE = "evolve"
+    REJECT_EVOLUTION = "reject_evolution"
+    STOP = "stop"
+
+
+@dataclass
+class DecisionRow:
+    """One decision; ``subject`` names what it is about: "conversation:12", "tag:python", "round:3"."""
+
+    round: int
+    node: Node
+    subject: str
+    action: Action
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def record(store: Store, rows: list[DecisionRow]) -> None:
+    """Write decisions in bulk (the seed selector writes one per seed: possibly hundreds of thousands)."""
+    if not rows:
+        return
+    now = utcnow()
+    values = []
+    for r in rows:
+        if not isinstance(r.node, Node) or not isinstance(r.action, Action):
+            raise TypeError(f"decision node/action must be Node/Action members, got {r.node!r}/{r.action!r}")
+        values.append(dict(round=r.round, node=r.node.value, subject=str(r.subject)[:400], action=r.action.value,
+                           reason=r.reason, created_at=now,
+                           evidence=json.dumps(r.evidence or {}, ensure_ascii=False, default=str)))
+    with store.engine.begin() as conn:
+        for k in range(0, len(values), 20_000):
+            conn.execute(sa.insert(Decision.__table__), values[k:k + 20_000])
+
+
+def record_one(store: Store, round_: int, node: Node, subject: str, action: Action, reason: str = "",
+               evidence: dict[str, Any] | None = None) -> None:
+    record(store, [DecisionRow(round_, node, subject, action, reason, evidence or {})])
+
+
+def counts_by_node(store: Store) -> dict[str, int]:
+    d = Decision.__table__
+    with store.engine.connect() as conn:
+        return {str(k): int(v) for k, v in conn.execute(sa.select(d.c.node, sa.func.count()).group_by(d.c.node))}
+
+
+def evidence_of(store: Store, node: Node, action: Action) -> list[dict[str, Any]]:
+    d = Decision.__table__
+    with store.engine.connect() as conn:
+        return [json.loads(e) for e in conn.execute(sa.select(d.c.evidence).where(
+            d.c.node == node.value, d.c.action == action.value)).scalars()]
+
+
+def count(store: Store, node: Node, action: Action, subject_prefix: str = "") -> int:
+    d = Decision.__table__
+    q = sa.select(sa.func.count()).where(d.c.node == node.value, d.c.action == action.value)
+    if subject_prefix:
+        q = q.where(d.c.subject.like(f"{subject_prefix}%"))
+    with store.engine.connect() as conn:
+        return conn.execute(q).scalar() or 0
+
+
+def actions_about(store: Store, subjects: list[str]) -> list[tuple[str, str, str]]:
+    """(subject, node, action) of every decision about the given subjects (export's selection reasons)."""
+    d = Decision.__table__
+    out: list[tuple[str, str, str]] = []
+    with store.engine.connect() as conn:
+        for k in range(0, len(subjects), 900):
+            out += [tuple(r) for r in conn.execute(sa.select(d.c.subject, d.c.node, d.c.action)
+                                                   .where(d.c.subject.in_(subjects[k:k + 900])))]
+    return out
+
+
+def recent(store: Store, node: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The newest decisions (optionally of one node) as dicts, for the console."""
+    d = Decision.__table__
+    q = sa.select(d.c.round, d.c.node, d.c.subject, d.c.action, d.c.reason, d.c.evidence).order_by(d.c.id.desc())
+    if node:
+        q = q.where(d.c.node == node)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q.limit(limit)).mappings()]

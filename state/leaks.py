@@ -1,0 +1,74 @@
+"""Leaks: removed items with the benchmark prompt they matched, and which conversations were checked against
+which benchmark set (so each is checked once per set)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store, group_counts
+from state.models import Leak, LeakCheck, utcnow
+
+
+@dataclass
+class LeakRow:
+    round: int
+    origin: str
+    source: str
+    content_hash: str
+    messages: str  # the item's messages as stored (JSON), kept whole so it can be restored by hand
+    turn: int
+    benchmark: str
+    bench_ref: str
+    bench_text: str
+    similarity: float
+    ngram: float
+    llm_verdict: str
+    method: str
+    conversation_id: int | None = None
+    candidate_id: int | None = None
+
+
+def add_leaks(store: Store, rows: list[LeakRow]) -> None:
+    if rows:
+        now = utcnow()
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(Leak.__table__), [asdict(r) | {"created_at": now} for r in rows])
+
+
+def mark_checked(store: Store, conversation_ids: list[int], bench_fp: str, round_: int) -> None:
+    if conversation_ids:
+        stmt = store.insert(LeakCheck.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["conversation_id"],
+                                          set_={"bench_fp": stmt.excluded.bench_fp, "round": stmt.excluded.round})
+        with store.engine.begin() as conn:
+            conn.execute(stmt, [dict(conversation_id=i, bench_fp=bench_fp, round=round_) for i in conversation_ids])
+
+
+def not_checked_against(bench_fp: str):
+    """A condition on conversations.id for ``state.conversations.pages``: not yet checked against this set."""
+    from state.models import Conversation
+
+    lc = LeakCheck.__table__
+    return Conversation.__table__.c.id.not_in(sa.select(lc.c.conversation_id).where(lc.c.bench_fp == bench_fp))
+
+
+def figures(store: Store) -> dict[str, Any]:
+    """Removed items by benchmark, method and origin; how many stored conversations were checked."""
+    lk, lc = Leak.__table__, LeakCheck.__table__
+    with store.engine.connect() as conn:
+        return {"removed": conn.execute(sa.select(sa.func.count()).select_from(lk)).scalar() or 0,
+                "by_benchmark": group_counts(conn, lk.c.benchmark),
+                "by_method": group_counts(conn, lk.c.method),
+                "by_origin": group_counts(conn, lk.c.origin),
+                "checked": conn.execute(sa.select(sa.func.count()).select_from(lc)).scalar() or 0,
+                "bench_sets": conn.execute(sa.select(sa.func.count(sa.distinct(lc.c.bench_fp)))).scalar() or 0}
+
+
+def recent(store: Store, limit: int = 200) -> list[dict[str, Any]]:
+    lk = Leak.__table__
+    q = sa.select(lk.c.round, lk.c.origin, lk.c.benchmark, lk.c.bench_ref, lk.c.method, lk.c.similarity, lk.c.ngram,
+                  lk.c.bench_text).order_by(lk.c.id.desc()).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

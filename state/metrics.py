@@ -1,0 +1,44 @@
+"""Metrics: named numbers per round (the measure node's and every stage's figures)."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store
+from state.models import Metric, utcnow
+
+
+def record_metrics(store: Store, round_: int, values: dict[str, float]) -> None:
+    if values:
+        now = utcnow()
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(Metric.__table__), [dict(round=round_, name=n, value=float(v), created_at=now)
+                                                       for n, v in values.items()])
+
+
+def latest_metrics(store: Store) -> dict[str, float]:
+    m = Metric.__table__
+    with store.engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(m.c.round))).scalar()
+        if last is None:
+            return {}
+        return {n: v for n, v in conn.execute(sa.select(m.c.name, m.c.value).where(m.c.round == last))}
+
+
+def latest_of(store: Store, names: tuple[str, ...], anchor: str) -> dict[str, Any]:
+    """The given metrics of the last round that wrote ``anchor`` (with that round's number), or {}."""
+    m = Metric.__table__
+    with store.engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(m.c.round)).where(m.c.name == anchor)).scalar()
+        if last is None:
+            return {}
+        rows = conn.execute(sa.select(m.c.name, m.c.value).where(m.c.round == last, m.c.name.in_(names))).all()
+    return {"round": last, **{n: v for n, v in rows}}
+
+
+def all_metrics(store: Store) -> list[dict[str, Any]]:
+    """(round, name, value) rows, for the console's charts."""
+    m = Metric.__table__
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(m.c.round, m.c.name, m.c.value)).mappings()]

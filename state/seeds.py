@@ -1,0 +1,75 @@
+"""Seeds: conversations the seed selector chose, and the one place a seed's status changes."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from state.db import Store, check_statuses, group_counts, update_by_id
+from state.models import Conversation, Seed, utcnow
+
+STATUSES = ("selected", "evolved", "exhausted")
+
+
+@dataclass
+class NewSeed:
+    conversation_id: int
+    round: int
+    strategy: str
+    criteria: list[str]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def add_seeds(store: Store, seeds: list[NewSeed]) -> None:
+    """Store new seeds (a conversation is a seed once: a second selection is ignored)."""
+    now = utcnow()
+    rows = [dict(conversation_id=s.conversation_id, round=s.round, strategy=s.strategy,
+                 criteria=json.dumps(s.criteria), evidence=json.dumps(s.evidence, default=str), status="selected",
+                 attempts=0, created_at=now) for s in seeds]
+    for k in range(0, len(rows), 20_000):
+        store.insert_ignore(Seed.__table__, rows[k:k + 20_000], ["conversation_id"])
+
+
+def seed_conversation_ids(store: Store) -> set[int]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(Seed.__table__.c.conversation_id)).scalars())
+
+
+def pending(store: Store, limit: int = 0) -> list[tuple[int, int, int]]:
+    """(seed id, conversation id, attempts) of seeds still waiting for evolution, oldest first; 0 = all."""
+    s = Seed.__table__
+    q = sa.select(s.c.id, s.c.conversation_id, s.c.attempts).where(s.c.status == "selected").order_by(s.c.id)
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(q.limit(limit) if limit else q)]
+
+
+def set_status(store: Store, updates: dict[int, tuple[str, int | None]]) -> None:
+    """seed id -> (status, attempts or None to keep them). The only writer of a seed's status."""
+    check_statuses("seed", (st for st, _ in updates.values()), STATUSES)
+    update_by_id(store, Seed.__table__, {sid: {"status": st, **({} if n is None else {"attempts": n})}
+                                         for sid, (st, n) in updates.items()})
+
+
+def figures(store: Store) -> dict[str, Any]:
+    """Seeds by criterion (a seed chosen by two criteria counts under both), strategy, round and status."""
+    t = Seed.__table__
+    by_criterion: Counter = Counter()
+    with store.engine.connect() as conn:
+        for crits in conn.execute(sa.select(t.c.criteria)).scalars():
+            by_criterion.update(json.loads(crits))
+        return {"total": conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0,
+                "by_criterion": dict(sorted(by_criterion.items())),
+                "by_strategy": group_counts(conn, t.c.strategy),
+                "by_round": group_counts(conn, t.c.round), "by_status": group_counts(conn, t.c.status)}
+
+
+def recent_with_instructions(store: Store, limit: int = 500) -> list[dict[str, Any]]:
+    """The newest seeds with their criteria, evidence and conversation (the console's seed table)."""
+    sd, c = Seed.__table__, Conversation.__table__
+    q = (sa.select(sd.c.round, sd.c.conversation_id, sd.c.criteria, sd.c.evidence, c.c.messages)
+         .select_from(sd.join(c, c.c.id == sd.c.conversation_id)).order_by(sd.c.id.desc()).limit(limit))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

@@ -1,0 +1,170 @@
+"""The `iloop` commands, run in-process with typer's runner against a real home."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.conftest import chat, write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, assets, monkeypatch):
+    monkeypatch.setenv("ILOOP_ASSETS", str(assets.root))
+    monkeypatch.setenv("ILOOP_SCORING__MODEL", "smollm2-135m")  # the tiny real scorer; 0.5B is for real runs
+    monkeypatch.setenv("ILOOP_FINETUNE__STEPS", "4")
+    h = tmp_path / "home"
+    assert runner.invoke(app, ["--home", str(h), "init"]).exit_code == 0
+    return h
+
+
+def iloop(home, *args):
+    return runner.invoke(app, ["--home", str(home), *args])
+
+
+def test_every_command_has_help():
+    for cmd in (["--help"], ["init", "--help"], ["assets", "fetch", "--help"], ["ingest", "--help"],
+                ["stats", "--help"], ["export", "--help"], ["serve", "--help"], ["run", "--help"],
+                ["score", "--help"], ["finetune", "--help"], ["select", "--help"], ["evolve", "--help"],
+                ["leakage", "--help"]):
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 0 and "Usage" in r.output, cmd
+
+
+def test_init_creates_store_and_commented_config(home):
+    assert (home / "iloop.sqlite").exists() and (home / "chroma").is_dir()
+    text = (home / "config.yaml").read_text()
+    assert '# roles.evolver.model: "qwen2.5-coder-1.5b"' in text and "# max_rounds: 3" in text
+
+
+def test_ingest_stats_export_flow(home, tmp_path):
+    f = write_jsonl(tmp_path / "mine.jsonl", [chat("What is recursion?"), chat("What is recursion?"),
+                                              chat("请介绍一下长城。")])
+    r = iloop(home, "ingest", str(f))
+    assert r.exit_code == 0, r.output
+    assert "mine.jsonl" in r.output
+    r = iloop(home, "stats", "--json")
+    data = json.loads(r.stdout)
+    assert data["schema_version"] == 1
+    assert data["conversations"]["total"] == 2 and data["conversations"]["by_lang"] == {"en": 1, "zh": 1}
+    assert data["ingest"]["outcomes"]["duplicate"] == 1
+    out = tmp_path / "x.jsonl"
+    r = iloop(home, "export", "--format", "sharegpt", "--out", str(out))
+    assert r.exit_code == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_bad_file_exits_non_zero_and_names_it(home, tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_bytes(b"\xff\xfe[\x00")
+    r = iloop(home, "ingest", str(bad))
+    assert r.exit_code == 1 and "broken.json" in r.output and "UTF-16" in r.output
+    r = iloop(home, "ingest")
+    assert r.exit_code == 2 and "nothing to ingest" in r.output
+
+
+def test_builtin_pool_and_set_override(home):
+    r = iloop(home, "--set", "ingest.batch_size=500", "ingest", "--builtin", "alpaca-zh")
+    assert r.exit_code == 0, r.output
+    assert json.loads(iloop(home, "stats", "--json").stdout)["conversations"]["by_source"] == {"alpaca-zh": 992}
+    r = iloop(home, "--set", "nonsense", "stats")
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
+
+
+def test_run_and_resume(home, tmp_path):
+    from settings import ROLES
+    from tests.fakes import ScriptedOpenAI
+    from tests.graph.test_graph import fake_llm
+
+    f = write_jsonl(tmp_path / "p.jsonl", [chat(f"python item {k}") for k in range(4)])
+    with ScriptedOpenAI(responder=fake_llm) as srv:
+        sets = [x for r in ROLES for x in ("--set", f"roles.{r}.base_url={srv.base_url}")]
+        r = iloop(home, *sets, "run", "--pool", str(f), "--max-rounds", "1")
+        assert r.exit_code == 0, r.output
+        summary = json.loads(r.stdout)
+        assert summary["rounds"] == 1 and summary["stop_reason"] == "max_rounds"
+        r = iloop(home, *sets, "run", "--resume")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["thread"] == summary["thread"]
+        r = iloop(home, "taxonomy", "--json")
+        data = json.loads(r.stdout)
+        assert data["canonical"] == {"en": 2, "zh": 2}
+
+
+def test_assets_list_and_graph(home):
+    r = iloop(home, "assets", "list")
+    assert r.exit_code == 0 and "sharegpt" in r.output
+    r = iloop(home, "graph")
+    assert "begin_round" in r.output and "measure" in r.output
+
+
+def test_score_finetune_select(home):
+    from settings import load_config
+    from agents.resources import Resources
+    from tests.tools.test_select_seeds import add_pool
+
+    add_pool(Resources(load_config(home)))
+    r = iloop(home, "score", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["scored_new"] == 24 and data["loss_mean"] > 0 and data["model_key"].startswith("smollm2-135m:")
+    assert json.loads(iloop(home, "score", "--json").stdout)["scored_new"] == 0  # cached
+    r = iloop(home, "finetune", "--steps", "3")
+    assert r.exit_code == 0 and "adapter" in r.output and (home / "adapters" / "latest").exists(), r.output
+    r = iloop(home, "select", "--dry-run", "--json")  # finetune.steps is 4 here, not 3: it retrains, says so on stderr
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["by_criterion"]["multi_skill"] == 6 and "fine-tuning" in r.stderr
+    assert json.loads(iloop(home, "stats", "--json").stdout)["seeds"]["total"] == 0
+    r = iloop(home, "select", "--strategy", "criteria")
+    assert r.exit_code == 0 and "new seeds" in r.output, r.output
+    seeds = json.loads(iloop(home, "stats", "--json").stdout)["seeds"]
+    assert seeds["by_criterion"]["multi_skill"] == 6 and seeds["by_strategy"] == {"criteria": seeds["total"]}
+    r = iloop(home, "select", "--strategy", "everything")
+    assert r.exit_code == 1 and "criteria, ila or both" in r.output
+
+
+def test_leakage_command_removes_leaks_reports_them_and_refuses_a_bad_bench_file(home, tmp_path):
+    f = write_jsonl(tmp_path / "pool.jsonl", [chat("How do I make apple juice?"), chat("Name a prime above 90."),
+                                              chat("Explain how a bloom filter works.")])
+    assert iloop(home, "ingest", str(f)).exit_code == 0
+    mine = write_jsonl(tmp_path / "house.jsonl", [{"prompt": "Explain how a bloom filter works."}])
+    r = iloop(home, "leakage", "--bench", str(mine), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["pool"] == {"checked": 3, "removed": 2, "band": 2} and data["report"].endswith(".jsonl")
+    stats = json.loads(iloop(home, "stats", "--json").stdout)
+    assert stats["conversations"]["total"] == 1 and stats["leakage"]["removed"] == 2
+    assert stats["leakage"]["by_benchmark"] == {"alpaca-eval": 1, "house": 1}
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "ok"}, {"score": 3}])
+    r = iloop(home, "leakage", "--bench", str(bad))
+    assert r.exit_code == 2 and "bad.jsonl" in r.output and "record 1" in r.output
+
+
+def test_evolve_command_evolves_admits_and_tags(home, tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from settings import ROLES
+    from state.db import Store
+    from tests.tools.test_evolve_seeds import responder
+    from tests.fakes import ScriptedOpenAI
+    from tests.graph.test_graph import fake_llm
+
+    f = write_jsonl(tmp_path / "pool.jsonl", [chat("Explain how a hash map works."), chat("Describe the water cycle.")])
+    assert iloop(home, "ingest", str(f)).exit_code == 0
+    with Store(f"sqlite:///{home / 'iloop.sqlite'}").engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO seeds (conversation_id, round, strategy, criteria, evidence, status, attempts, "
+                             "created_at) SELECT id, 1, 'criteria', '[]', '{}', 'selected', 0, '2026-01-01' "
+                             "FROM conversations"))
+    reply = lambda body, task: fake_llm(body, task) if task == "tag" else responder(body, task)
+    with ScriptedOpenAI(responder=reply) as srv:
+        for role in ROLES:
+            monkeypatch.setenv(f"ILOOP_ROLES__{role.upper()}__BASE_URL", srv.base_url)
+        r = iloop(home, "evolve", "--limit", "1", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["evolution"]["seeds"] == 1 and data["evolution"]["counts"] == {"accepted": 1}
+    assert data["leakage"]["candidates"]["admitted"] == 1 and data["tagged"]["tagged"] == 1
+    stats = json.loads(iloop(home, "stats", "--json").stdout)
+    assert stats["conversations"]["by_origin"] == {"evolved": 1, "pool": 2}
+    assert stats["evolution"]["accepted"] == 1 and stats["seeds"]["by_status"] == {"evolved": 1, "selected": 1}

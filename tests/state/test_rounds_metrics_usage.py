@@ -1,0 +1,41 @@
+"""Rounds, metrics, token usage and ingest bookkeeping on a real SQLite file."""
+import pytest
+
+from state import ingested_files, llm_calls, metrics, rounds
+
+
+def test_rounds_number_across_threads_and_close_with_a_summary(store):
+    assert rounds.start_round(store, "t1") == 1 and rounds.start_round(store, "t2") == 2
+    rounds.finish_round(store, 1, "done", {"seeds": 3})
+    rows = rounds.all_rounds(store)
+    assert [(r["number"], r["status"]) for r in rows] == [(1, "done"), (2, "running")]
+    assert rounds.last_thread_id(store) == "t2"
+
+
+def test_latest_metrics_are_those_of_the_last_round(store):
+    metrics.record_metrics(store, 1, {"graph_nodes": 5, "powerlaw_gamma": 2.1})
+    metrics.record_metrics(store, 2, {"conversations_total": 9})
+    assert metrics.latest_metrics(store) == {"conversations_total": 9.0}
+    assert metrics.latest_of(store, ("graph_nodes", "powerlaw_gamma"), "graph_nodes") == \
+        {"round": 1, "graph_nodes": 5.0, "powerlaw_gamma": 2.1}
+
+
+def test_token_usage_accumulates_per_round_and_role(store):
+    llm_calls.account(store, 1, "tagger", calls=1, prompt_tokens=10)
+    llm_calls.account(store, 1, "tagger", calls=1, cache_hits=1)
+    llm_calls.account(store, 2, "tagger", calls=1, repairs=1)
+    assert llm_calls.tokens_by_role(store)["tagger"] == {"calls": 3, "cache_hits": 1, "prompt_tokens": 10,
+                                                         "completion_tokens": 0, "rejections": 0, "repairs": 1}
+    with pytest.raises(ValueError, match="unknown token-usage"):
+        llm_calls.account(store, 1, "tagger", tokens=1)
+    llm_calls.store_call(store, "k", "tagger", "m", [{"role": "user", "content": "x"}], "reply", (1, 2), 0.1, 1)
+    llm_calls.store_call(store, "k", "tagger", "m", [], "other", (0, 0), 0.0, 1)  # first reply kept
+    assert llm_calls.cached_response(store, "k") == "reply" and llm_calls.cached_response(store, "none") is None
+
+
+def test_a_forced_reread_replaces_the_file_bookkeeping(store):
+    assert not ingested_files.already_ingested(store, "fp", "pool")
+    ingested_files.record_file(store, "/a.jsonl", "pool", "fp", 10, 8, {"kept": 8, "duplicate": 2}, 1)
+    ingested_files.record_file(store, "/a.jsonl", "pool", "fp", 10, 0, {"duplicate": 10}, 2)
+    assert ingested_files.already_ingested(store, "fp", "pool")
+    assert ingested_files.figures(store) == {"files": 1, "records": 10, "kept": 0, "outcomes": {"duplicate": 10}}

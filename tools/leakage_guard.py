@@ -1,0 +1,202 @@
+"""The leakage guard's work: benchmark prompts in their own Chroma collection, the pool checked once per benchmark
+set, staged candidates checked before they become conversations.
+
+A removed pool item is deleted with its tags and seed row and kept whole in the ``leaks`` table; every removal is
+a decision row and a line of ``<reports>/leakage-roundNNNN.jsonl``. The decision rule itself is in tools/leakage.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from settings import IloopConfig, LeakageSettings
+from state import candidates, conversations, decisions, leaks
+from state.conversations import NewConversation
+from state.db import Store
+from state.decisions import Action, DecisionRow, Node
+from state.leaks import LeakRow
+from state.vectors import VectorStore, collection_name
+from tools.assets import AssetStore
+from tools.embedded_server import embedded_servers
+from tools.embedder import Embedder, cached_vectors
+from tools.instructions import embed_conversations
+from tools.leakage import (BenchPrompt, ItemCheck, Match, SameTaskCheck, fingerprint, judge_pairs, load_benchmarks,
+                           nearest, user_turns)
+from tools.llm import LLM
+
+
+@dataclass
+class BenchIndex:
+    prompts: dict[str, BenchPrompt]
+    collection: str
+    fp: str
+
+
+class LeakageGuard:
+    def __init__(self, store: Store, vectors: VectorStore, embedder: Embedder, assets: AssetStore,
+                 settings: LeakageSettings, embedding_model: str, conversation_collection: str,
+                 reports_dir: Path) -> None:
+        self.store, self.vectors, self.embedder, self.assets = store, vectors, embedder, assets
+        self.settings, self.model, self.conversations = settings, embedding_model, conversation_collection
+        self.reports_dir = reports_dir
+
+    def bench_index(self, extra_files: list[str] | None = None) -> BenchIndex:
+        """Benchmark prompts embedded into their own collection (one per benchmark-set fingerprint)."""
+        prompts = load_benchmarks(self.settings, self.assets, extra_files)
+        fp = fingerprint(prompts, self.settings, self.model)
+        name = collection_name(f"bench-{fp[:12]}", self.model)
+        self.embedder.encode_cached(self.vectors, name, [p.id for p in prompts], [p.text for p in prompts],
+                                    [{"benchmark": p.benchmark, "ref": p.ref} for p in prompts])
+        return BenchIndex({p.id: p for p in prompts}, name, fp)
+
+    def check_items(self, idx: BenchIndex, messages: list[list[dict]], llm=None,
+                    first: list[np.ndarray | None] | None = None) -> list[ItemCheck]:
+        """One ItemCheck per item; band pairs the n-gram test leaves open go to the judge when llm is given.
+        ``first`` may hold each item's stored instruction vector, which is its first user turn."""
+        s = self.settings
+        turns = [user_turns(m, s.max_turns) for m in messages]
+        first = first or [None] * len(turns)
+        todo = [t for ts, f in zip(turns, first) for k, t in enumerate(ts) if not (k == 0 and f is not None)]
+        fresh = iter(cached_vectors(self.embedder, self.vectors, collection_name("turns", self.model), todo))
+        flat = [t for ts in turns for t in ts]
+        if not flat:
+            return [ItemCheck() for _ in turns]
+        vecs = np.array([f if k == 0 and f is not None else next(fresh) for ts, f in zip(turns, first)
+                         for k, _ in enumerate(ts)], dtype=np.float32).reshape(len(flat), -1)
+        near = nearest(vecs, self.vectors, idx.collection, idx.prompts, s.top_k)
+        checks, pos = [], 0
+        for ts in turns:
+            checks.append(judge_pairs(ts, near[pos:pos + len(ts)], s))
+            pos += len(ts)
+        if llm is not None:
+            open_ = [(c, c.undecided[0]) for c in checks if c.leak is None and c.undecided]
+            for (c, m), r in zip(open_, llm.run(SameTaskCheck("judge"), [(m.prompt.text, m.text) for _, m in open_])):
+                m.llm_verdict = ("same" if r.value else "different") if r.ok else "error"
+                if r.ok and r.value:
+                    m.method, c.leak = "llm", m
+        return checks
+
+    def _record(self, round_: int, rows: list[LeakRow], subjects: list[str]) -> None:
+        if not rows:
+            return
+        leaks.add_leaks(self.store, rows)
+        report = self.reports_dir / f"leakage-round{round_:04d}.jsonl"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        keys = ("origin", "source", "turn", "benchmark", "bench_ref", "bench_text", "similarity", "ngram",
+                "llm_verdict", "method")
+        with open(report, "a", encoding="utf-8") as fh:
+            for r, subj in zip(rows, subjects):
+                fh.write(json.dumps({"subject": subj, **{k: getattr(r, k) for k in keys},
+                                     "item": json.loads(r.messages)[0]["content"][:500]}, ensure_ascii=False) + "\n")
+        decisions.record(self.store, [DecisionRow(
+            round_, Node.LEAKAGE_GUARD, subj, Action.REMOVE_LEAK,
+            f"{r.method}: cosine {r.similarity:.3f}, n-gram {r.ngram:.2f} to {r.benchmark} {r.bench_ref}",
+            {k: getattr(r, k) for k in ("turn", "benchmark", "bench_ref", "similarity", "ngram", "llm_verdict",
+                                        "method")}) for r, subj in zip(rows, subjects)])
+
+    def guard_pool(self, idx: BenchIndex, round_: int, llm=None, page: int = 2000,
+                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        """Check every stored conversation not yet checked against this benchmark set; remove the leaks."""
+        figures = {"checked": 0, "removed": 0, "band": 0}
+        for rows in conversations.pages(self.store, page, where=leaks.not_checked_against(idx.fp)):
+            stored = self.vectors.get_vectors(self.conversations, [r.content_hash for r in rows])
+            checks = self.check_items(idx, [r.messages for r in rows], llm, [stored.get(r.content_hash) for r in rows])
+            found = [(r, ch.leak) for r, ch in zip(rows, checks) if ch.leak]
+            self._record(round_, [_leak_row(round_, m, r.origin, r.source, r.content_hash, r.messages,
+                                            conversation_id=r.id) for r, m in found],
+                         [f"conversation:{r.id}" for r, _ in found])
+            if found:
+                conversations.delete_conversations(self.store, [r.id for r, _ in found])
+                self.vectors.delete(self.conversations, [r.content_hash for r, _ in found])
+            leaks.mark_checked(self.store, [r.id for r, ch in zip(rows, checks) if not ch.leak], idx.fp, round_)
+            figures["checked"] += len(rows)
+            figures["removed"] += len(found)
+            figures["band"] += sum(bool(ch.matches) for ch in checks)
+            if progress:
+                progress(len(rows))
+        return figures
+
+    def admit_candidates(self, idx: BenchIndex, round_: int, llm=None) -> dict[str, Any]:
+        """Pending candidates: leaks are refused, duplicates of stored conversations dropped, the rest stored."""
+        rows = candidates.pending(self.store)
+        figures: dict[str, Any] = {"candidates": len(rows), "leaks": 0, "duplicates": 0, "admitted": 0, "ids": []}
+        if not rows:
+            return figures
+        checks = self.check_items(idx, [r.messages for r in rows], llm)
+        found = [(r, ch.leak) for r, ch in zip(rows, checks) if ch.leak]
+        self._record(round_, [_leak_row(round_, m, r.kind, r.kind, r.content_hash, r.messages, candidate_id=r.id)
+                              for r, m in found], [f"candidate:{r.id}" for r, _ in found])
+        status: dict[int, tuple[str, int | None]] = {r.id: ("leak", None) for r, _ in found}
+        clean = [r for r in rows if r.id not in status]
+        stored_before = conversations.existing_hashes(self.store, [r.content_hash for r in clean])
+        new_ids = conversations.add_conversations(self.store, [NewConversation(
+            messages=r.messages, content_hash=r.content_hash, source=r.kind, lang=r.lang, origin=r.kind,
+            source_ref=f"candidate:{r.id}", parent_id=r.parent_id, round_created=round_, operation=r.operation)
+            for r in clean])
+        for r in clean:
+            if r.content_hash in new_ids and r.content_hash not in stored_before:
+                status[r.id] = ("admitted", new_ids.pop(r.content_hash))  # pop: a repeat within the batch is a dup
+                figures["ids"].append(status[r.id][1])
+            else:
+                status[r.id] = ("duplicate", stored_before.get(r.content_hash) or _admitted_as(status, rows, r))
+        candidates.set_status(self.store, status)
+        leaks.mark_checked(self.store, figures["ids"], idx.fp, round_)
+        figures.update(leaks=len(found), duplicates=sum(v[0] == "duplicate" for v in status.values()),
+                       admitted=len(figures["ids"]))
+        return figures
+
+
+def _admitted_as(status: dict[int, tuple[str, int | None]], rows, r) -> int | None:
+    """The conversation an earlier candidate of the same batch with the same content became."""
+    return next((status[o.id][1] for o in rows if o.content_hash == r.content_hash and o.id in status
+                 and status[o.id][0] == "admitted"), None)
+
+
+def _leak_row(round_: int, m: Match, origin: str, source: str, content_hash: str, messages: list[dict],
+              conversation_id: int | None = None, candidate_id: int | None = None) -> LeakRow:
+    return LeakRow(round=round_, origin=origin, source=source, content_hash=content_hash,
+                   messages=json.dumps(messages, ensure_ascii=False), turn=m.turn, benchmark=m.prompt.benchmark,
+                   bench_ref=m.prompt.ref, bench_text=m.prompt.text, similarity=m.similarity, ngram=m.ngram,
+                   llm_verdict=m.llm_verdict, method=m.method, conversation_id=conversation_id,
+                   candidate_id=candidate_id)
+
+
+def _judge_llm(cfg: IloopConfig, store: Store, round_: int):
+    return LLM(cfg, store, round_) if cfg.leakage.llm_check else None
+
+
+def check_pool(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_files: list[str] | None = None
+               ) -> dict[str, Any]:
+    """The pool's check (before anything is tagged or seeded): every stored conversation not yet checked against
+    the current benchmark set; leaks are removed."""
+    from tqdm import tqdm
+
+    idx = guard.bench_index(extra_files)
+    with embedded_servers(cfg, ["judge"] if cfg.leakage.llm_check else []):
+        llm = _judge_llm(cfg, guard.store, round_)
+        with tqdm(desc="leakage", unit="conv", mininterval=2) as bar:
+            pool = guard.guard_pool(idx, round_, llm, progress=bar.update)
+    summary = {"benchmark_prompts": len(idx.prompts), "bench_fp": idx.fp[:12], "pool": pool}
+    decisions.record_one(guard.store, round_, Node.LEAKAGE_GUARD, f"round:{round_}", Action.CHECK,
+                         f"pool: {pool['checked']} checked, {pool['removed']} removed", summary)
+    return summary
+
+
+def check_candidates(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_files: list[str] | None = None
+                     ) -> dict[str, Any]:
+    """The new items' check: staged candidates are admitted as conversations (and embedded) unless they leak."""
+    idx = guard.bench_index(extra_files)
+    with embedded_servers(cfg, ["judge"] if cfg.leakage.llm_check else []):
+        new = guard.admit_candidates(idx, round_, _judge_llm(cfg, guard.store, round_))
+    if new["ids"]:
+        embed_conversations(guard.store, guard.vectors, guard.embedder, guard.conversations)
+    summary = {"benchmark_prompts": len(idx.prompts), "bench_fp": idx.fp[:12],
+               "candidates": {k: v for k, v in new.items() if k != "ids"}, "admitted_ids": new["ids"]}
+    decisions.record_one(guard.store, round_, Node.LEAKAGE_GUARD, f"round:{round_}", Action.CHECK,
+                         f"candidates: {new['admitted']} admitted, {new['leaks']} leaks, {new['duplicates']} "
+                         f"duplicates", {k: v for k, v in summary.items() if k != "admitted_ids"})
+    return summary
