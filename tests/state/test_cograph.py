@@ -1,4 +1,3 @@
-
 from state.cograph import cooccurrence_from_store, load_cooccurrence, save_cooccurrence
 from state.models import Conversation, ConversationTag, Domain, Tag
 
