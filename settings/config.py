@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Literal, Mapping
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from settings.evolution import EvolutionSettings, LeakageSettings
 from settings.sections import (EmbeddedServerSettings, EmbeddingSettings, IngestSettings, NormalizationThresholds,
-                               RoleSettings, TaggingSettings, TaxonomySettings, default_roles)
+                               RoleSettings, TaggingSettings, TaxonomySettings, default_roles, preset_for)
 from settings.seeds import FinetuneSettings, ScoringSettings, SelectionSettings
-
-
-class ConfigError(ValueError):
-    """A configuration source is malformed; the message names the source and the key."""
+from settings.sources import (ConfigError, cli_overrides, deep_merge, env_overrides, explain, read_yaml,
+                              yaml_origins)
 
 
 class IloopConfig(BaseModel):
@@ -33,8 +30,9 @@ class IloopConfig(BaseModel):
                        "checkpoints, reports, assets cache.")
     database_url: str = Field("", description="SQLAlchemy URL; empty = sqlite file <home>/iloop.sqlite. "
                               "Postgres works (postgresql+psycopg://...).")
-    assets_dir: Path | None = Field(None, description="Offline assets cache; default <home>/assets, or "
-                                    "ILOOP_ASSETS shared between homes.")
+    assets_dir: Path | None = Field(None, description="Offline assets cache (env ILOOP_ASSETS); default: the "
+                                    "folder recorded in <home>/assets-dir by `iloop init` or `assets fetch`, else "
+                                    "<home>/assets.")
     roles: dict[str, RoleSettings] = Field(default_factory=default_roles,
                                            description="LLM role settings: tagger, evolver, judge, oracle, "
                                            "synthesizer.")
@@ -71,14 +69,12 @@ class IloopConfig(BaseModel):
         return self.home / "assets"
 
     def thresholds(self) -> NormalizationThresholds:
-        name = self.embedding.model.rstrip("/").split("/")[-1].lower()
-        table = self.taxonomy.thresholds
-        if name in table:
-            return table[name]
-        for key, value in table.items():
-            if key.lower() in name:
-                return value
-        return NormalizationThresholds()
+        return preset_for(self.taxonomy.thresholds, self.embedding.model, NormalizationThresholds())
+
+    def leakage_settings(self, model: str | None = None) -> LeakageSettings:
+        """The leakage settings with the cosine cuts (leakage.bands) of ``model``, by default embedding.model; the
+        guard resolves one per entry of leakage.models."""
+        return self.leakage.for_model(model or self.embedding.model)
 
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:
@@ -86,67 +82,49 @@ class IloopConfig(BaseModel):
         return self.roles[name]
 
 
-def _deep_merge(base: dict, extra: Mapping) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(dict(out[key]), value)
-        else:
-            out[key] = value
+ASSETS_RECORD = "assets-dir"  # file in a home naming the assets folder it was set up with
+
+
+def _keyed_defaults(field) -> dict | None:
+    """The default entries of a field that is a dict of sections (roles, taxonomy.thresholds), else None."""
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, dict) and default and all(isinstance(v, BaseModel) for v in default.values()):
+        return {k: v.model_dump() for k, v in default.items()}
+    return None
+
+
+def _complete(tree: dict, model: type[BaseModel]) -> dict:
+    """A section written empty (a bare `tagging:` line, i.e. null) means its defaults; an entry of a keyed
+    section (one role, one embedder's thresholds) is merged over its default entry, so a file may change one
+    field of one role without repeating the rest, and the other default entries stay."""
+    out = dict(tree)
+    for name, field in model.model_fields.items():
+        value, ann = out.get(name), field.annotation
+        keyed = _keyed_defaults(field)
+        is_section = keyed is not None or (isinstance(ann, type) and issubclass(ann, BaseModel))
+        if value is None and name in out and is_section:
+            del out[name]
+        elif isinstance(value, dict) and keyed is not None:
+            entries = {k: v for k, v in value.items() if v is not None}
+            out[name] = deep_merge(keyed, entries)
+        elif isinstance(value, dict) and is_section:
+            out[name] = _complete(value, ann)
     return out
 
 
-def _parse_scalar(text: str) -> Any:
-    # YAML scalars give ints, floats, bools and lists (e.g. [a, b]) the way a person types them.
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+def recorded_assets_dir(home: Path) -> Path | None:
+    """The assets folder this home was set up with (written by `iloop init` / `assets fetch`), if any."""
+    record = Path(home) / ASSETS_RECORD
+    text = record.read_text(encoding="utf-8").strip() if record.is_file() else ""
+    return Path(text) if text else None
 
 
-def _set_path(tree: dict, path: list[str], value: Any) -> None:
-    node = tree
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"cannot set {'.'.join(path)}: {key} is not a section")
-    node[path[-1]] = value
-
-
-def env_overrides(env: Mapping[str, str]) -> dict:
-    tree: dict = {}
-    for name, raw in env.items():
-        if not name.startswith("ILOOP_") or name in ("ILOOP_CONFIG",):
-            continue
-        path = [p.lower() for p in name[len("ILOOP_"):].split("__")]
-        if path == ["assets"]:
-            path = ["assets_dir"]
-        _set_path(tree, path, _parse_scalar(raw))
-    return tree
-
-
-def cli_overrides(pairs: list[str]) -> dict:
-    tree: dict = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE, e.g. roles.tagger.temperature=0")
-        key, raw = pair.split("=", 1)
-        _set_path(tree, key.strip().split("."), _parse_scalar(raw))
-    return tree
-
-
-def read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config file {path}{where}: invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(data).__name__}")
-    return data
+def remember_assets_dir(config: IloopConfig) -> Path:
+    """Write the absolute assets folder into the home, so commands typed later without ILOOP_ASSETS find it."""
+    record = config.home / ASSETS_RECORD
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(f"{config.assets_path.resolve()}\n", encoding="utf-8")
+    return record
 
 
 def load_config(home: Path | str | None = None, config_file: Path | str | None = None,
@@ -154,28 +132,35 @@ def load_config(home: Path | str | None = None, config_file: Path | str | None =
     """Build the configuration from every source in precedence order.
 
     ``home`` given explicitly (the CLI's --home) beats ILOOP_HOME; the YAML file defaults to
-    ``<home>/config.yaml`` when it exists.
+    ``<home>/config.yaml`` when it exists. When no source names the assets folder, the one recorded in the
+    home is used (below the file: any source that names one wins).
     """
     env = os.environ if env is None else env
     tree: dict = {}
-    env_tree = env_overrides(env)
+    env_tree, env_origins = env_overrides(env)
+    cli_tree, cli_origins = cli_overrides(overrides or [])
+    yaml_read: Path | None = None
     home_path = Path(home) if home is not None else Path(env_tree.get("home") or "iloop-home")
     yaml_path = Path(config_file) if config_file else (Path(env["ILOOP_CONFIG"]) if env.get("ILOOP_CONFIG")
                                                        else home_path / "config.yaml")
     if config_file or env.get("ILOOP_CONFIG") or yaml_path.exists():
-        tree = _deep_merge(tree, read_yaml(yaml_path))
-    tree = _deep_merge(tree, env_tree)
-    tree = _deep_merge(tree, cli_overrides(overrides or []))
+        tree, yaml_read = deep_merge(tree, read_yaml(yaml_path)), yaml_path
+    tree = deep_merge(tree, env_tree)
+    tree = deep_merge(tree, cli_tree)
+    top = {("home",): "--home"} if home is not None else {}
     if home is not None:
         tree["home"] = str(home)
-    # Role blocks are merged over the defaults so a YAML file may change one field of one role.
-    if "roles" in tree:
-        defaults = {k: v.model_dump() for k, v in default_roles().items()}
-        tree["roles"] = _deep_merge(defaults, tree["roles"])
+    if tree.get("assets_dir") is None:
+        recorded = recorded_assets_dir(Path(tree.get("home") or home_path))
+        if recorded is not None:
+            tree["assets_dir"] = str(recorded)
+            top[("assets_dir",)] = f"{Path(tree.get('home') or home_path) / ASSETS_RECORD}"
+    tree = _complete(tree, IloopConfig)
     try:
         return IloopConfig.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration (yaml={yaml_path}): {exc}") from exc
+        valid = [name for name, _, _ in describe_fields()]
+        raise ConfigError(explain(exc, [top, cli_origins, env_origins, yaml_origins(yaml_read)], valid)) from exc
 
 
 def describe_fields(model: type[BaseModel] = IloopConfig, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from settings.sections import preset_for
+
 OPERATIONS = ("breadth", "reasoning", "concretizing", "deepening")
 
 
@@ -55,6 +57,28 @@ class EvolutionSettings(BaseModel):
         return {op: float(v.get(op, 1.0)) for op in OPERATIONS}
 
 
+class LeakageBand(BaseModel):
+    """The two cosine cuts of the leakage guard for one embedding model (they depend on its similarity scale)."""
+
+    model_config = ConfigDict(extra="forbid")
+    remove_threshold: float = Field(0.85, gt=0, le=1, description="Cosine to a benchmark prompt at or above which "
+                                    "an item is removed outright.")
+    band_low: float = Field(0.75, gt=0, le=1, description="Items with cosine in [band_low, remove_threshold) get the "
+                            "second test (n-gram containment, then the LLM check when enabled).")
+
+
+def _default_bands() -> dict[str, LeakageBand]:
+    # Calibrated on bench/leakage_calibration.jsonl with bench/calibrate_leakage.py (docs/leakage.md); a model
+    # without a preset gets LeakageBand()'s values, MiniLM's.
+    # The guard uses both by default (leakage.models); each preset is the lowest remove cut with no false positive
+    # on the clean items, for the model alone and in the combination (both meet on the same item).
+    # MiniLM: a same-template problem with other numbers reads 0.899, so 0.90
+    return {"minilm-l6-v2": LeakageBand(remove_threshold=0.90, band_low=0.75),
+            # USE: the lowest cut without a false positive on the clean items is 0.95 (it reads a same-template
+            # problem with other numbers at 0.948); the band must reach 0.60 to hold 31 of 32 translations
+            "use-multilingual-v3": LeakageBand(remove_threshold=0.95, band_low=0.60)}
+
+
 class LeakageSettings(BaseModel):
     """Benchmark-leakage removal: which benchmarks, and the two-stage decision (embedding, then n-gram / LLM)."""
 
@@ -63,10 +87,20 @@ class LeakageSettings(BaseModel):
                                   description="Packaged benchmark prompt sets (from the fetched assets).")
     files: list[str] = Field(default_factory=list, description="Extra benchmark files (JSON or JSONL); the "
                              "prompt field is found as docs/leakage.md says.")
-    remove_threshold: float = Field(0.85, gt=0, le=1, description="Cosine to a benchmark prompt at or above which "
-                                    "an item is removed outright.")
-    band_low: float = Field(0.75, gt=0, le=1, description="Items with cosine in [band_low, remove_threshold) get the "
-                            "second test (n-gram containment, then the LLM check when enabled).")
+    models: list[str] = Field(
+        default_factory=lambda: ["minilm-l6-v2", "use-multilingual-v3"], min_length=1,
+        description="Embedders the guard compares with, each with its own band (leakage.bands) and Chroma "
+        "collections: a turn is removed when any of them reaches its remove_threshold, and is a band pair when any "
+        "puts it in its band and none removes it. Names as embedding.model (a preset or a sentence-transformers "
+        "folder). Default: MiniLM (strongest on English paraphrases) and USE (cross-lingual).")
+    bands: dict[str, LeakageBand] = Field(
+        default_factory=_default_bands, description="The cosine cuts per embedder (key: a leakage.models entry or "
+        "its folder name; a key contained in the name matches, as taxonomy.thresholds). Calibrated in "
+        "docs/leakage.md.")
+    remove_threshold: float | None = Field(None, gt=0, le=1, description="Overrides bands.<model>.remove_threshold "
+                                           "of every model in leakage.models when set.")
+    band_low: float | None = Field(None, gt=0, le=1, description="Overrides bands.<model>.band_low of every model "
+                                   "in leakage.models when set.")
     ngram_n: int = Field(3, ge=1, description="Word n-gram length of the structural test (characters for Chinese).")
     ngram_threshold: float = Field(0.7, gt=0, le=1, description="Share of the benchmark prompt's n-grams found in "
                                    "the item at or above which a band item is a leak.")
@@ -76,3 +110,18 @@ class LeakageSettings(BaseModel):
     max_turns: int = Field(8, ge=0, description="User turns compared per conversation; 0 = all.")
     min_bench_chars: int = Field(12, ge=0, description="Benchmark prompts shorter than this are ignored (too "
                                  "generic to identify a benchmark).")
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v) or not all(m.strip() for m in v):
+            raise ValueError(f"leakage.models: distinct, non-empty embedder names; got {v}")
+        return v
+
+    def for_model(self, model: str) -> "LeakageSettings":
+        """These settings with remove_threshold and band_low resolved for one embedder: an explicit value wins,
+        else the model's entry in ``bands``."""
+        band = preset_for(self.bands, model, LeakageBand())
+        return self.model_copy(update={"remove_threshold": band.remove_threshold if self.remove_threshold is None
+                                       else self.remove_threshold,
+                                       "band_low": band.band_low if self.band_low is None else self.band_low})

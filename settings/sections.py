@@ -4,7 +4,7 @@ Parts of ``IloopConfig`` (settings/config.py), so env, YAML and --set reach them
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EMBEDDED = "embedded"
 ROLES = ("tagger", "evolver", "judge", "oracle", "synthesizer")
@@ -41,12 +41,17 @@ class EmbeddingSettings(BaseModel):
     """The sentence embedder used for conversations, tags and benchmark prompts."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str = Field("minilm-l6-v2", description="Packaged asset name, or a path to a local "
-                       "sentence-transformers folder (e.g. a BGE model on disk).")
+    model: str = Field("use-multilingual-v3", description="A preset: 'use-multilingual-v3' (cross-lingual "
+                       "English/Chinese, 512 dims, numpy) or 'minilm-l6-v2' (the packaged English MiniLM, 384 "
+                       "dims); or a path to a local sentence-transformers folder (e.g. a BGE model on disk). "
+                       "Thresholds that read its cosines are presets per model (taxonomy.thresholds, "
+                       "leakage.bands).")
     batch_size: int = Field(64, ge=1, description="Texts per encode call.")
     max_chars: int = Field(2000, ge=16, description="Texts are cut to this many characters before embedding "
                            "(MiniLM reads 256 tokens; longer input only costs time).")
-    device: str = Field("auto", description="'auto' (cuda when available), 'cpu' or 'cuda'.")
+    device: str = Field("auto", description="sentence-transformers models only: 'auto' (cuda when available), "
+                        "'cpu' or 'cuda'. The USE preset runs on numpy (CPU).")
+    threads: int = Field(0, ge=0, description="USE preset only: BLAS threads per encode call; 0 = all cores.")
 
 
 class EmbeddedServerSettings(BaseModel):
@@ -94,17 +99,33 @@ class NormalizationThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")
     merge_threshold: float = Field(0.91, gt=0, le=1, description="Cosine similarity at or above which a tag "
                                    "merges into the most frequent similar tag.")
-    dbscan_eps: float = Field(0.47, gt=0, lt=2, description="DBSCAN eps (cosine distance) for the second merge "
-                              "pass.")
+    dbscan_eps: float = Field(0.47, gt=0, lt=2, description="DBSCAN eps for the second merge pass: Euclidean "
+                              "distance between unit vectors, as the paper's scikit-learn default (cosine >= "
+                              "1 - eps^2/2).")
     dbscan_min_samples: int = Field(2, ge=2, description="DBSCAN min_samples.")
     languages: list[str] = Field(default_factory=lambda: ["en", "zh"], description="Tag languages this embedder "
                                  "represents; tags of other languages are merged through their aligned English tag.")
 
 
+def preset_for(table: dict, model: str, default):
+    """The entry of a per-model table for ``embedding.model``: the exact name (a path's last part), else the first
+    key contained in the name (e.g. 'bge' for bge-large-en-v1.5), else ``default``."""
+    name = model.rstrip("/").split("/")[-1].lower()
+    if name in table:
+        return table[name]
+    return next((value for key, value in table.items() if key.lower() in name), default)
+
+
 def _default_thresholds() -> dict[str, NormalizationThresholds]:
-    # The paper's values were tuned for BGE; MiniLM's were measured on real tags (docs/taxonomy.md).
+    # The paper's values were tuned for BGE; MiniLM's and USE's were calibrated on the labelled tag pairs of
+    # bench/tag_pairs.jsonl (bench/calibrate_tags.py; docs/taxonomy.md, "Calibration per embedding model").
     return {"bge": NormalizationThresholds(),
-            "minilm-l6-v2": NormalizationThresholds(merge_threshold=0.91, dbscan_eps=0.25, languages=["en"])}
+            # eps 0.707 = cosine 0.75, the neighbour cosine MiniLM was measured at when eps was read as 1 - cosine
+            "minilm-l6-v2": NormalizationThresholds(merge_threshold=0.91, dbscan_eps=0.707, languages=["en"]),
+            # USE: merge at the best F0.5 of bench/tag_pairs.jsonl (0.80); eps 0.671 links at cosine 0.775, one step
+            # looser, as the paper's 0.91 merge and eps 0.47 (cosine 0.89)
+            "use-multilingual-v3": NormalizationThresholds(merge_threshold=0.80, dbscan_eps=0.671,
+                                                           languages=["en", "zh"])}
 
 
 class TaxonomySettings(BaseModel):
@@ -122,10 +143,28 @@ class TaxonomySettings(BaseModel):
                               "scaled: 1,000 x tagged/paper_pool_size, clamped to [60, 1000].")
     max_domains: int = Field(24, ge=2, description="Upper bound on induced domain categories (paper: 26).")
     domain_role: str = Field("oracle", description="LLM role that induces the domain categories (one call; the "
-                             "abstraction needs the larger model). Mapping tags uses the tagger role.")
+                             "abstraction needs the larger model). Mapping tags uses map_role.")
     map_batch: int = Field(40, ge=1, description="Fine tags per LLM call when mapping tags to domains.")
     long_tail_quantile: float = Field(0.25, gt=0, lt=1, description="Coverage analyst: tags in this lowest "
                                       "frequency quantile are long-tail.")
     thin_domain_ratio: float = Field(0.5, gt=0, lt=1, description="A domain is thin when its share is below "
                                      "this fraction of the mean domain share.")
     max_tag_priorities: int = Field(50, ge=0, description="Most tag priorities the analyst writes per round.")
+    reinduce_growth: float = Field(2.0, ge=0, description="Re-induce the domains when the tagged pool has grown "
+                                   "by this factor since the last induction (or the resolved domain_top_k has "
+                                   "grown); 0 = never. Old domains keep their ids when a new one matches them "
+                                   "by tag overlap.")
+    domain_match_jaccard: float = Field(0.25, gt=0, le=1, description="Re-induction: least Jaccard overlap of "
+                                        "mapped tags for a new domain to take over an old domain's id.")
+    graph_lang: str = Field("en", description="Language whose canonical tags form the co-occurrence graph that "
+                            "is fitted (a graph mixing languages links every tag to its own translation: degrees "
+                            "double and gamma is not comparable with the report's).")
+    map_role: str = Field("judge", description="LLM role that maps fine tags to domains: a classification, so a "
+                          "cold role (the judge: temperature 0.2) rather than the sampling tagger.")
+
+    @field_validator("reinduce_growth")
+    @classmethod
+    def _growth_factor(cls, v: float) -> float:
+        if 0 < v <= 1:
+            raise ValueError("reinduce_growth is a growth factor above 1 (e.g. 2.0), or 0 for never")
+        return v

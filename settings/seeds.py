@@ -41,7 +41,11 @@ class FinetuneSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     per_domain: int = Field(1000, ge=1, description="Training conversations per domain category (paper: 1,000); "
                             "a domain with fewer gives all it has.")
-    steps: int = Field(30, ge=1, description="Optimizer steps.")
+    epochs: int = Field(1, ge=1, description="Passes over the balanced subset: epochs x ceil(subset / batch_size) "
+                        "optimizer steps, so M_FT sees every conversation of its subset.")
+    steps: int = Field(0, ge=0, description="Cap on optimizer steps; 0 = no cap (epochs x subset / batch). A cap "
+                       "below that trains on part of the subset only (logged; the adapter card's "
+                       "seen_conversations says how many): to make a run cheaper, lower per_domain instead.")
     batch_size: int = Field(4, ge=1, description="Conversations per step.")
     learning_rate: float = Field(2e-4, gt=0, description="AdamW learning rate of the LoRA weights.")
     lora_r: int = Field(16, ge=1, description="LoRA rank (all linear layers).")
@@ -61,7 +65,8 @@ class SelectionSettings(BaseModel):
     hard_measure: Literal["reduction", "ifd"] = Field("reduction", description="Hard-to-follow by the smallest "
                                                       "loss reduction after fine-tuning (paper) or the highest "
                                                       "IFD (the authors' README); ifd needs no fine-tune.")
-    hard_count: int = Field(0, ge=0, description="Hard-to-follow quota; 0 = scaled: ceil(50,000 x scored / "
+    hard_count: int = Field(0, ge=0, description="Hard-to-follow seeds in total (over all rounds; a round adds "
+                            "only what brings the criterion up to it); 0 = scaled: ceil(50,000 x scored / "
                             "paper_pool_size).")
     long_tail_max_freq: int = Field(0, ge=0, description="A tag rarer than this (conversations) is long-tail; 0 = "
                                     "scaled: max(2, ceil(200 x tagged / paper_pool_size)).")
@@ -73,12 +78,13 @@ class SelectionSettings(BaseModel):
     multi_skill_min_tags: int = Field(5, ge=2, description="Multi-skill = at least this many fine tags (paper: "
                                       "more than 4).")
     undertrained_z: float = Field(1.96, ge=0, description="Undertrained = base loss above mean + z x std.")
-    undertrained_count: int = Field(0, ge=0, description="Undertrained quota (highest loss first); 0 = scaled: "
-                                    "ceil(200,000 x scored / paper_pool_size).")
+    undertrained_count: int = Field(0, ge=0, description="Undertrained seeds in total (highest loss first, over "
+                                    "all rounds); 0 = scaled: ceil(200,000 x scored / paper_pool_size).")
     ila_grid: int = Field(200, ge=2, description="ILA grid side G (G x G cells over the stored 2D projection; "
                           "paper: 200).")
-    ila_budget: int = Field(0, ge=0, description="ILA seeds per round; 0 = scaled: the paper's 1.2M of 7M "
-                            "(17%) of the candidates.")
+    ila_budget: int = Field(0, ge=0, description="ILA seeds in total (over all rounds); 0 = scaled: the paper's "
+                            "1.2M of 7M (17%) of the candidates.")
     near_misses: int = Field(10, ge=0, description="Near misses per criterion recorded as decisions.")
     projection_sample: int = Field(200_000, ge=100, description="Most embedded instructions the 2D projection is "
-                                   "fitted on (once; later rounds only transform).")
+                                   "fitted on (once, a sample seeded by the global seed across every source; "
+                                   "later rounds only transform).")
