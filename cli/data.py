@@ -22,49 +22,75 @@ def print_ingest(results) -> None:
                   str(skipped), str(errors) if not r.skipped_file else "already ingested")
     out.print(t)
     for r in results:
+        name = Path(r.path).name
+        if r.layout.startswith("the list under"):
+            out.print(f"[bold]{name}[/]: records read from {r.layout}")
         reasons = {k: v for k, v in r.outcomes.items() if k not in ("kept", "duplicate")}
         if reasons:
-            out.print(f"[bold]{Path(r.path).name}[/] by reason: " +
-                      ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) + f"  (report: {r.report})")
+            out.print(f"[bold]{name}[/] by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) +
+                      f"  (report: {r.report})")
         if r.notes:
-            out.print(f"[bold]{Path(r.path).name}[/] kept with changes: " +
+            out.print(f"[bold]{name}[/] kept with changes: " +
                       ", ".join(f"{k}={v}" for k, v in sorted(r.notes.items())))
-        for p in r.problems:
-            if p["outcome"].startswith("error:"):
-                console.print(f"  {p['file']}: record {p['record']}, byte {p['byte_offset']}: {p['outcome']}: "
-                              f"{p['detail']}")
+        # One example of every skip kind (what was expected, what was found); every error up to the cap.
+        shown = [p for p in r.problems if p["outcome"].startswith("error:")]
+        shown += [p for k, p in sorted(r.samples.items()) if k.startswith("skip:")]
+        for p in shown:
+            example = "e.g. " if p["outcome"].startswith("skip:") and r.outcomes[p["outcome"]] > 1 else ""
+            where = f", byte {p['byte_offset']}" if p["byte_offset"] is not None else ""
+            console.print(f"  {p['file']}: {example}record {p['record']}{where}: {p['outcome']}: {p['detail']}",
+                          markup=False, highlight=False)
 
 
-def ingest(files: List[Path] = typer.Argument(None, help="JSON, JSONL or Parquet files."),
-           source: Optional[str] = typer.Option(None, help="Source name (default: file stem / builtin name)."),
+def ingest(files: List[Path] = typer.Argument(None, help="JSON, JSONL or Parquet files, optionally .gz or .zst; "
+                                              "a folder stands for the supported files directly inside it."),
+           source: Optional[str] = typer.Option(None, help="Source name (default: file name without suffixes / "
+                                                "builtin name)."),
            builtin: List[str] = typer.Option([], help="sharegpt | alpaca-en | alpaca-zh (repeatable)."),
+           records_key: Optional[str] = typer.Option(None, "--records-key", help="Key of the list of records in a "
+                                                     "file that is one JSON object (default: data, records, rows, "
+                                                     "items, examples, conversations, train, or the only list)."),
            force: bool = typer.Option(False, help="Re-read files already ingested.")) -> None:
-    """Import conversations (ShareGPT, OpenAI or Alpaca; auto-detected), deduplicated, with a summary table."""
+    """Import conversations (ShareGPT, OpenAI or Alpaca; auto-detected), deduplicated, with a summary table.
+
+    Exits 1 when a file cannot be read or gives no conversation at all (every record skipped or broken)."""
     from tools.importer import Importer, resolve_pool
+    from tools.ingest_files import expand_inputs, source_name
     from tools.jsonstream import FileFormatError
 
     res = resources()
-    items = [(Path(f), source or Path(f).stem) for f in files or []]
+    items, failed = [], False
+    for f in files or []:
+        try:
+            items += [(p, source or source_name(p)) for p in expand_inputs(Path(f))]
+        except FileFormatError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            failed = True
     try:
         items += [resolve_pool(f"builtin:{b}", res.assets) for b in builtin]
-    except Exception as exc:  # AssetError: not fetched yet
+    except Exception as exc:  # AssetError: unknown pool, or fetching it failed
         fail(str(exc))
-    if not items:
+    if not items and not failed:
         fail("nothing to ingest: give files or --builtin NAME", 2)
     importer = Importer(res.store, res.config.home / "reports", res.config.ingest.batch_size,
                         res.config.ingest.max_record_bytes, res.config.ingest.max_reported_errors)
-    results, failed = [], False
+    results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} records"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         for path, src in items:
             task = progress.add_task(f"ingest {path.name}", total=None)
             try:
-                results.append(importer.ingest_file(path, src, force=force,
+                results.append(importer.ingest_file(path, src, force=force, records_key=records_key,
                                                     progress=lambda n, t=task: progress.update(t, completed=n)))
             except (FileFormatError, OSError) as exc:
                 console.print(f"[red]error:[/] {exc}")
                 failed = True
     print_ingest(results)
+    for r in results:
+        if not r.skipped_file and r.conversations == 0:
+            console.print(f"[red]error:[/] {r.path}: no conversation in {r.records} records (reasons above; "
+                          f"all in {r.report})")
+            failed = True
     if failed:
         raise typer.Exit(1)
 

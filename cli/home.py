@@ -8,9 +8,40 @@ import typer
 from rich.table import Table
 
 from cli.common import config, fail, out
-from settings import describe_fields
+from settings import IloopConfig, describe_fields
+from settings.config import remember_assets_dir
 
 assets_app = typer.Typer(help="Offline models and data sets (from pinned PyPI packages).", no_args_is_help=True)
+
+
+TEMPLATE_HEADER = """\
+# instruct-loop settings for this home. Every setting is listed below at its default, commented out.
+# To change a setting, delete the two characters "# " at the start of its line and at the start of each section
+# line above it (the less indented lines ending in a colon), so that the indentation stays as shown, then edit
+# the value. So "#   max_per_round: 64" under "# tagging:" becomes "  max_per_round: 16" under "tagging:".
+# A section line may be uncommented alone (it then keeps its defaults). Environment ILOOP_<KEY> (nested keys
+# joined by __, e.g. ILOOP_TAGGING__MAX_PER_ROUND) and --set KEY=VALUE (--set tagging.max_per_round=16) win over
+# this file; `iloop config` prints what is in effect. The store root is --home or ILOOP_HOME, not set here.
+"""
+
+
+def config_template() -> str:
+    """Every setting as nested YAML behind "# ", so uncommenting a line and its section lines gives valid YAML."""
+    lines = [TEMPLATE_HEADER]
+    open_sections: list[str] = []
+    for name, default, desc in describe_fields():
+        *sections, key = name.split(".")
+        if not sections and key == "home":
+            continue  # a file inside the home cannot move the home
+        common = 0
+        while common < min(len(sections), len(open_sections)) and sections[common] == open_sections[common]:
+            common += 1
+        for depth in range(common, len(sections)):
+            about = IloopConfig.model_fields[sections[0]].description if depth == 0 else ""
+            lines.append(f"# {'  ' * depth}{sections[depth]}:" + (f"    # {about}" if about else ""))
+        open_sections = sections
+        lines.append(f"# {'  ' * len(sections)}{key}: {default}" + (f"    # {desc}" if desc else ""))
+    return "\n".join(lines) + "\n"
 
 
 def init() -> None:
@@ -25,10 +56,9 @@ def init() -> None:
     VectorStore(cfg.home / "chroma")
     cfg_path = cfg.home / "config.yaml"
     if not cfg_path.exists():
-        lines = ["# instruct-loop settings; uncomment to change. Env ILOOP_<KEY> and --set KEY=VALUE win over this."]
-        lines += [f"# {name}: {default}    # {desc}" for name, default, desc in describe_fields()]
-        cfg_path.write_text("\n".join(lines) + "\n")
-    out.print(f"home {cfg.home.resolve()} ready (schema v{after}, was v{before})")
+        cfg_path.write_text(config_template(), encoding="utf-8")
+    remember_assets_dir(cfg)
+    out.print(f"home {cfg.home.resolve()} ready (schema v{after}, was v{before}); assets in {cfg.assets_path}")
 
 
 def show_config(describe: bool = typer.Option(False, help="List every setting with its description.")) -> None:
@@ -57,6 +87,7 @@ def assets_fetch(only: List[str] = typer.Option([], "--only", help="Asset names 
         status = store.fetch(names or None, wheelhouse=wheelhouse, verify=verify)
     except AssetError as exc:
         fail(str(exc))
+    remember_assets_dir(cfg)  # later commands in this home find the assets without ILOOP_ASSETS
     t = Table("asset", "status", "path")
     for name, st in status.items():
         t.add_row(name, st, str(store.path(name)))

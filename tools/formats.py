@@ -41,16 +41,25 @@ class Canonical:
     notes: list[str] = field(default_factory=list)
 
 
+EXPECTED = "a 'conversations' (ShareGPT), 'messages' (OpenAI) or 'instruction' (Alpaca) key"
+
+
+def _keys(value: dict) -> str:
+    keys = sorted(str(k) for k in value)
+    return "[" + ", ".join(keys[:10]) + (f", ... ({len(keys)} keys)" if len(keys) > 10 else "") + "]"
+
+
 def detect_schema(record: Any) -> str:
     if not isinstance(record, dict):
-        raise RecordSkip("wrong_schema", f"record is a {type(record).__name__}, not an object")
+        raise RecordSkip("wrong_schema", f"expected an object with {EXPECTED}; the record is a "
+                         f"{type(record).__name__}")
     if "conversations" in record:
         return "sharegpt"
     if "messages" in record:
         return "openai"
     if "instruction" in record:
         return "alpaca"
-    raise RecordSkip("wrong_schema", f"no conversations/messages/instruction key; keys: {sorted(record)[:8]}")
+    raise RecordSkip("wrong_schema", f"expected {EXPECTED}; found keys {_keys(record)}")
 
 
 def _text(value: Any, where: str) -> str:
@@ -72,8 +81,12 @@ def _turns_from_list(items: Any, role_key: str, text_key: str, field_name: str) 
         raise RecordSkip("wrong_schema", f"'{field_name}' is a {type(items).__name__}, expected a list")
     turns = []
     for k, item in enumerate(items):
-        if not isinstance(item, dict) or role_key not in item:
-            raise RecordSkip("wrong_schema", f"{field_name}[{k}] lacks '{role_key}'")
+        if not isinstance(item, dict):
+            raise RecordSkip("wrong_schema", f"{field_name}[{k}] is a {type(item).__name__}, expected an object "
+                             f"with '{role_key}' and '{text_key}'")
+        if role_key not in item:
+            raise RecordSkip("wrong_schema", f"{field_name}[{k}] has no '{role_key}' key (expected '{role_key}' "
+                             f"and '{text_key}'); found keys {_keys(item)}")
         raw_role = str(item[role_key]).strip().lower()
         if raw_role not in ROLE_MAP:
             raise RecordSkip("unknown_role", f"{field_name}[{k}] has role {item[role_key]!r}")

@@ -3,8 +3,10 @@
 Every record ends in exactly one outcome, counted: ``kept``, ``duplicate`` (same normalised content as a stored
 conversation or an earlier record), ``skip:<reason>`` (see tools.formats) or ``error:<reason>`` (see
 tools.jsonstream). Notes (turns trimmed or merged) are counted separately. Every skip and error also goes to a
-JSONL report under <home>/reports with file, record index and byte offset. Writes are committed per batch, so a
-failure mid-file keeps everything stored before it.
+JSONL report under <home>/reports with file, record index and byte offset, and the first of each kind is kept
+as a sample for the console. Writes are committed per batch, so a failure mid-file keeps everything stored before
+it. A file with no record at all is an error whatever its container (empty JSONL, empty array, Parquet with no
+rows), and so is a folder: the caller lists its files (tools.ingest_files.expand_inputs).
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from state import ingested_files
 from state.conversations import NewConversation, add_conversations
 from state.db import Store
 from tools.formats import RecordSkip, content_hash, detect_lang, to_canonical
-from tools.jsonstream import FileFormatError, RawRecord, RecordError, iter_records
+from tools.ingest_files import source_name
+from tools.jsonstream import FileFormatError, RawRecord, RecordError, open_records
 
 
 @dataclass
@@ -32,13 +35,20 @@ class IngestResult:
     outcomes: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
     problems: list[dict] = field(default_factory=list)  # first few skips/errors, for the console
+    samples: dict[str, dict] = field(default_factory=dict)  # the first skip/error of each kind, for the console
     skipped_file: str = ""  # "already ingested" when the fingerprint matched
     report: str = ""
+    layout: str = ""  # how the file holds its records, e.g. "the list under 'data' of the top-level object"
+
+    @property
+    def conversations(self) -> int:
+        """Records that are conversations (stored now or already): 0 means the file gave nothing usable."""
+        return self.kept + self.outcomes.get("duplicate", 0)
 
     def as_dict(self) -> dict:
         return {"path": self.path, "source": self.source, "records": self.records, "kept": self.kept,
                 "outcomes": dict(self.outcomes), "notes": dict(self.notes), "skipped_file": self.skipped_file,
-                "report": self.report}
+                "report": self.report, "layout": self.layout}
 
 
 def fingerprint(path: Path) -> str:
@@ -60,23 +70,27 @@ class Importer:
         self.max_reported, self.round = max_reported, round_
 
     def ingest_file(self, path: Path | str, source: str | None = None, force: bool = False,
-                    progress: Callable[[int], None] | None = None) -> IngestResult:
+                    progress: Callable[[int], None] | None = None, records_key: str | None = None) -> IngestResult:
+        """Read one file; ``records_key`` names the list of records inside a wrapping JSON object."""
         path = Path(path)
-        source = source or path.stem
+        source = source or source_name(path)
         result = IngestResult(str(path), source)
         if not path.exists():
             raise FileFormatError(f"{path}: no such file")
+        if path.is_dir():
+            raise FileFormatError(f"{path}: is a folder; give the files in it (`iloop ingest FOLDER` does)")
         fp = fingerprint(path)
         if not force and ingested_files.already_ingested(self.store, fp, source):
             result.skipped_file = "already ingested (same fingerprint and source)"
             return result
+        result.layout, records = open_records(path, self.max_record_bytes, records_key)
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         report_path = self.reports_dir / f"ingest-{source}-{fp[:12]}.jsonl"
         result.report = str(report_path)
         seen: set[str] = set()
         batch: list[NewConversation] = []
         with open(report_path, "w", encoding="utf-8") as report:
-            for item in iter_records(path, self.max_record_bytes):
+            for item in records:
                 if isinstance(item, RecordError):
                     self._problem(result, report, f"error:{item.reason}", item.index, item.offset, item.detail)
                     if item.index is not None:
@@ -99,6 +113,12 @@ class Importer:
             self._flush(batch, result)
         if progress:
             progress(result.records)
+        if result.records == 0:
+            problems = "; ".join(f"{p['outcome']}: {p['detail']}" for p in result.samples.values())
+            raise FileFormatError(f"{path}: no records in {result.layout}" + (f" ({problems})" if problems else ""))
+        if result.conversations == 0:
+            # Not fingerprinted: the user will fix the file or the command (--records-key) and read it again.
+            return result
         counts = {**result.outcomes, **{f"note:{k}": v for k, v in result.notes.items()}}
         ingested_files.record_file(self.store, str(path.resolve()), source, fp, result.records, result.kept, counts,
                                    self.round)
@@ -129,6 +149,7 @@ class Importer:
         result.outcomes[outcome] += 1
         entry = {"file": result.path, "record": index, "byte_offset": offset, "outcome": outcome, "detail": detail}
         report.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        result.samples.setdefault(outcome, entry)
         # Errors (broken bytes, truncation) are rare and each matters, so they are never crowded out by skips.
         same_kind = sum(p["outcome"].split(":")[0] == outcome.split(":")[0] for p in result.problems)
         if same_kind < self.max_reported:
@@ -141,4 +162,4 @@ def resolve_pool(spec: str, assets) -> tuple[Path, str]:
         name = spec.split(":", 1)[1]
         return assets.pool_path(name), name
     path, _, source = spec.partition("=")
-    return Path(path), source or Path(path).stem
+    return Path(path), source or source_name(Path(path))

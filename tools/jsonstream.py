@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from tools.ingest_files import FileFormatError, compression, inner_suffix, open_binary, skip_to
+from tools.ingest_wrapper import IN_STRING, next_struct, records_list
+
 CHUNK = 1 << 20
-_STRUCT = re.compile(rb'["{}\[\]]')
-_IN_STRING = re.compile(rb'["\\]')
-# A whole string literal in one C-level match; a string cut by a chunk boundary falls back to the byte loop.
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
 _SCALAR_END = re.compile(rb'[,\]\s]')
 _WS = b" \t\r\n"
 
@@ -36,10 +35,6 @@ class RecordError:
     detail: str
 
 
-class FileFormatError(ValueError):
-    """The file as a whole cannot be read (wrong encoding, not JSON at all); names the file."""
-
-
 def _decode(data: bytes, index: int, offset: int) -> RawRecord | RecordError:
     try:
         text = data.decode("utf-8")
@@ -53,10 +48,16 @@ def _decode(data: bytes, index: int, offset: int) -> RawRecord | RecordError:
 
 
 def sniff(path: Path) -> str:
-    """'array', 'sequence', 'jsonl' or 'parquet', from the extension and the first bytes."""
-    with open(path, "rb") as fh:
+    """'array', 'sequence', 'jsonl' or 'parquet', from the extension and the first (decompressed) bytes."""
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder; give the files in it (`iloop ingest FOLDER` does)")
+    packed = compression(path)
+    with open_binary(path) as fh:
         head = fh.read(4096)
-    if head.startswith(b"PAR1") or path.suffix == ".parquet":
+    if head.startswith(b"PAR1") or inner_suffix(path) == ".parquet":
+        if packed:
+            raise FileFormatError(f"{path}: a {packed}-compressed Parquet file; Parquet compresses itself, so "
+                                  "decompress the file and ingest the .parquet")
         return "parquet"
     if not head:
         raise FileFormatError(f"{path}: file is empty")
@@ -69,13 +70,13 @@ def sniff(path: Path) -> str:
     if first == b"[":
         return "array"
     if first == b"{":
-        return "jsonl" if path.suffix in (".jsonl", ".ndjson") else "sequence"
+        return "jsonl" if inner_suffix(path) in (".jsonl", ".ndjson") else "sequence"
     raise FileFormatError(f"{path}: not JSON, JSONL or Parquet (starts with {stripped[:20]!r})")
 
 
 def iter_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawRecord | RecordError]:
     offset, index = 0, 0
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         while True:
             line = fh.readline(max_record_bytes + 1)
             if not line:
@@ -106,16 +107,19 @@ def iter_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawRecord | Record
             index += 1
 
 
-def iter_json_values(path: Path, max_record_bytes: int, array: bool) -> Iterator[RawRecord | RecordError]:
-    """Records of a top-level JSON array (array=True) or of concatenated JSON values."""
+def iter_json_values(path: Path, max_record_bytes: int, array: bool,
+                     start: int = 0) -> Iterator[RawRecord | RecordError]:
+    """Records of a top-level JSON array (array=True) or of concatenated JSON values; with ``start``, of the
+    array that begins at that offset inside a wrapping object (what follows its ']' is the wrapper's)."""
     state = "start" if array else "between"
     depth, in_string, escape, oversized = 0, False, False, False
     buf = bytearray()
-    rec_start, index, pos = 0, 0, 0
+    rec_start, index, pos = 0, 0, start
     kind = "container"
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
+        skip_to(fh, start)
         chunk = fh.read(CHUNK)
-        skip = 3 if chunk.startswith(b"\xef\xbb\xbf") else 0
+        skip = 3 if start == 0 and chunk.startswith(b"\xef\xbb\xbf") else 0
         while chunk:
             i, n, skip = skip, len(chunk), 0
             while i < n:
@@ -145,6 +149,8 @@ def iter_json_values(path: Path, max_record_bytes: int, array: bool) -> Iterator
                         buf += c
                     continue
                 if state == "done":
+                    if start:
+                        return
                     rest = chunk[i:].strip()
                     if rest:
                         yield RecordError(None, pos + i, "trailing_data", f"{len(rest)} bytes after the closing ']'")
@@ -163,7 +169,7 @@ def iter_json_values(path: Path, max_record_bytes: int, array: bool) -> Iterator
                             escape, j = False, j + 1
                             continue
                         if in_string:
-                            m = _IN_STRING.search(chunk, j)
+                            m = IN_STRING.search(chunk, j)
                             if not m:
                                 j = n
                                 break
@@ -176,25 +182,15 @@ def iter_json_values(path: Path, max_record_bytes: int, array: bool) -> Iterator
                                     end = j
                                     break
                             continue
-                        m = _STRUCT.search(chunk, j)
-                        if not m:
+                        step = next_struct(chunk, j)
+                        if step is None:
                             j = n
                             break
-                        j = m.end()
-                        tok = m.group()
-                        if tok == b'"':
-                            whole = _STRING.match(chunk, m.start())
-                            if whole:
-                                j = whole.end()
-                            else:
-                                in_string = True
-                        elif tok in b"{[":
-                            depth += 1
-                        else:
-                            depth -= 1
-                            if depth == 0:
-                                end = j
-                                break
+                        j, delta, in_string = step
+                        depth += delta
+                        if delta < 0 and depth == 0:
+                            end = j
+                            break
                 piece_end = end if end is not None else j
                 if not oversized:
                     buf += chunk[i:piece_end]
@@ -229,6 +225,8 @@ def iter_parquet(path: Path, batch_rows: int = 1024) -> Iterator[RawRecord | Rec
         pf = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a broken footer
         raise FileFormatError(f"{path}: unreadable Parquet file: {exc}") from exc
+    if pf.metadata.num_rows == 0:  # alike an empty JSONL file: an error, not a silent success
+        raise FileFormatError(f"{path}: file is empty (a Parquet file with no rows)")
     index = 0
     for batch in pf.iter_batches(batch_size=batch_rows):
         for row in batch.to_pylist():
@@ -236,10 +234,23 @@ def iter_parquet(path: Path, batch_rows: int = 1024) -> Iterator[RawRecord | Rec
             index += 1
 
 
-def iter_records(path: Path, max_record_bytes: int = 16 << 20) -> Iterator[RawRecord | RecordError]:
+def open_records(path: Path, max_record_bytes: int = 16 << 20,
+                 records_key: str | None = None) -> tuple[str, Iterator[RawRecord | RecordError]]:
+    """(how the file holds its records, in words; the records), for any supported container."""
     kind = sniff(path)
     if kind == "parquet":
-        return iter_parquet(path)
-    if kind == "jsonl":
-        return iter_jsonl(path, max_record_bytes)
-    return iter_json_values(path, max_record_bytes, array=(kind == "array"))
+        return "Parquet rows", iter_parquet(path)
+    if kind == "jsonl" and records_key is None:
+        return "JSON lines", iter_jsonl(path, max_record_bytes)
+    wrapped = records_list(path, records_key) if kind != "array" or records_key else None
+    if wrapped is not None:
+        return (f"the list under {wrapped.key!r} of the top-level object",
+                iter_json_values(path, max_record_bytes, array=True, start=wrapped.offset))
+    if kind == "array":
+        return "a JSON array", iter_json_values(path, max_record_bytes, array=True)
+    return "JSON values", iter_json_values(path, max_record_bytes, array=False)
+
+
+def iter_records(path: Path, max_record_bytes: int = 16 << 20,
+                 records_key: str | None = None) -> Iterator[RawRecord | RecordError]:
+    return open_records(path, max_record_bytes, records_key)[1]

