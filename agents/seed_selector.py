@@ -19,6 +19,7 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
                "scored_new": summary["scoring"]["scored_new"], "scored_total": summary["scoring"]["scored_total"],
                "seed_cells_covered": summary["cells_covered"]}
     metrics.update({f"seeds_{c}": n for c, n in summary["by_criterion"].items()})
+    metrics.update({f"seeds_dropped_{why}": n for why, n in summary.get("dropped", {}).items()})
     for key in ("loss_mean", "loss_std", "undertrained_threshold"):
         if summary["cuts"].get(key) is not None:
             metrics[key] = summary["cuts"][key]

@@ -1,8 +1,11 @@
 """Loss-scoring throughput: the scorer (length buckets, logits only at response positions) against a raw batched
 forward of the same texts in input order (full logits), measured in the same run. Prints tokens/s, the ratio,
-padding shares and the largest per-conversation loss difference; no assertions.
+padding shares and the largest per-conversation loss difference; no assertions. With --rank-dtype bfloat16 it also
+scores the same conversations in fp32 and in that dtype and prints Spearman's rank correlation of the two loss
+lists (what the selector relies on when 'auto' picks bf16).
 
 Usage: python bench/bench_scoring.py [--model smollm2-135m] [--n 256] [--batch 8] [--max-tokens 512]
+                                     [--rank-dtype bfloat16]
 """
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--rank-dtype", default="", help="compare the ranking of fp32 losses with this dtype's")
     args = ap.parse_args()
     assets = AssetStore(Path(os.environ.get("ILOOP_ASSETS", ".iloop-assets")))
     settings = ScoringSettings(max_tokens=args.max_tokens, max_batch=args.batch,
@@ -71,6 +75,22 @@ def main() -> None:
     print(f"raw batched forward: {base_tps:8.1f} tok/s, padding {base_pad:.1%}")
     print(f"scorer:              {scorer.tokens_per_s:8.1f} tok/s, padding {scorer.padding_share:.1%}")
     print(f"ratio scorer / raw:  {scorer.tokens_per_s / base_tps:.2f}x; largest loss difference {diff:.4f}")
+    if args.rank_dtype:
+        rank_dtypes(assets, args, settings, encoded)
+
+
+def rank_dtypes(assets: AssetStore, args, settings: ScoringSettings, encoded) -> None:
+    from scipy.stats import spearmanr
+    losses = {}
+    for dtype in ("float32", args.rank_dtype):
+        scorer = LossScorer(model_folder(args.model, assets), settings.model_copy(update={"dtype": dtype}),
+                            device="auto", name=args.model)
+        losses[dtype] = [r.loss for r in scorer.losses(encoded)]
+        print(f"{dtype:>9}: {scorer.tokens_per_s:8.1f} tok/s")
+    pairs = [(a, b) for a, b in zip(losses["float32"], losses[args.rank_dtype]) if a is not None and b is not None]
+    rho = spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic
+    print(f"Spearman rho fp32 vs {args.rank_dtype} over {len(pairs)} conversations: {rho:.4f}; largest difference "
+          f"{max(abs(a - b) for a, b in pairs):.4f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def score(limit: Optional[int] = typer.Option(None, help="Conversations to score
 
 
 def finetune(per_domain: Optional[int] = typer.Option(None, help="Conversations per domain (finetune.per_domain)."),
-             steps: Optional[int] = typer.Option(None, help="Optimizer steps (finetune.steps)."),
+             epochs: Optional[int] = typer.Option(None, help="Passes over the subset (finetune.epochs)."),
+             steps: Optional[int] = typer.Option(None, help="Cap on optimizer steps (finetune.steps; 0 = epochs x "
+                                                  "subset / batch)."),
              lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (finetune.learning_rate)."),
              force: bool = typer.Option(False, help="Train even if the latest adapter still fits.")) -> None:
     """LoRA fine-tune of the scoring model on a domain-balanced subset (M_FT), saved under <home>/adapters."""
@@ -57,7 +59,7 @@ def finetune(per_domain: Optional[int] = typer.Option(None, help="Conversations 
 
     res = resources()
     ft = res.config.finetune
-    for name, value in (("per_domain", per_domain), ("steps", steps), ("learning_rate", lr)):
+    for name, value in (("per_domain", per_domain), ("epochs", epochs), ("steps", steps), ("learning_rate", lr)):
         if value is not None:
             setattr(ft, name, value)
     round_ = rounds.start_round(res.store, "cli-finetune")
@@ -69,8 +71,10 @@ def finetune(per_domain: Optional[int] = typer.Option(None, help="Conversations 
         fail(str(exc))
     card = adapter.card
     rounds.finish_round(res.store, round_, "done", {"adapter": adapter.path.name})
-    out.print(f"adapter {adapter.path} ({card['conversations']} conversations from {len(card['domains'])} domains; "
-              f"training loss {card['train_loss_first']:.4f} -> {card['train_loss_last']:.4f})")
+    seen = card.get("seen_conversations", "?")  # cards written before epochs existed lack it
+    out.print(f"adapter {adapter.path} ({card['conversations']} conversations from {len(card['domains'])} domains, "
+              f"{seen} seen in {card.get('steps', '?')} steps; training loss {card['train_loss_first']:.4f} -> "
+              f"{card['train_loss_last']:.4f})")
 
 
 def select(strategy: Optional[str] = typer.Option(None, help="criteria | ila | both (default "
@@ -110,6 +114,8 @@ def select(strategy: Optional[str] = typer.Option(None, help="criteria | ila | b
     cuts = summary["cuts"]
     out.print(f"{summary['seeds_new']} new seeds{' (dry run, nothing stored)' if dry_run else ''} from "
               f"{summary['candidates']} tagged conversations ({summary['scored']} scored, "
-              f"{summary['already_seeds']} already seeds). Cuts: hard quota {cuts['hard_quota']}, long-tail < "
+              f"{summary['already_seeds']} already seeds"
+              + "".join(f"; dropped {n}: {why}" for why, n in summary.get("dropped", {}).items() if n)
+              + f"). Cuts (quotas are totals over all rounds): hard quota {cuts['hard_quota']}, long-tail < "
               f"{cuts['long_tail_max_freq']}, middle band < {cuts['mid_band_max_freq']}, undertrained loss > "
               f"{cuts['undertrained_threshold']} (quota {cuts['undertrained_quota']})")

@@ -38,6 +38,16 @@ def seed_conversation_ids(store: Store) -> set[int]:
         return set(conn.execute(sa.select(Seed.__table__.c.conversation_id)).scalars())
 
 
+def counts_by_criterion(store: Store) -> dict[str, int]:
+    """criterion -> seeds it holds, over every round (a seed chosen by two criteria counts under both): what a
+    criterion's total quota is compared with."""
+    by: Counter = Counter()
+    with store.engine.connect() as conn:
+        for crits in conn.execute(sa.select(Seed.__table__.c.criteria)).scalars():
+            by.update(json.loads(crits))
+    return dict(by)
+
+
 def pending(store: Store, limit: int = 0) -> list[tuple[int, int, int]]:
     """(seed id, conversation id, attempts) of seeds still waiting for evolution, oldest first; 0 = all."""
     s = Seed.__table__

@@ -1,14 +1,18 @@
 """Quick LoRA fine-tune of the scoring model on a domain-balanced subset (the paper's M_FT).
 
 Loss reduction = base loss - fine-tuned loss; the hard-to-follow criterion keeps the conversations whose loss the
-fine-tune reduced least. The adapter and a JSON card (base model, training ids' fingerprint, settings, losses)
-go under ``<home>/adapters/``; ``adapters/latest`` names the newest. Diagnosis (M_FT answering) reuses them.
+fine-tune reduced least. Training runs ``finetune.epochs`` passes over the subset (ceil(subset / batch) steps each),
+so M_FT sees every conversation it is said to be trained on; ``finetune.steps`` only caps that, and the card says
+how many distinct conversations the steps reached. The adapter and a JSON card (base model, training ids'
+fingerprint, settings, steps, losses) go under ``<home>/adapters/``; ``adapters/latest`` names the newest.
+Diagnosis (M_FT answering) reuses them.
 """
 from __future__ import annotations
 
-import logging
 import hashlib
 import json
+import logging
+import math
 import random
 import time
 from collections import Counter, defaultdict
@@ -66,9 +70,25 @@ def _fingerprint(base: str, hashes: list[str], settings: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def plan_batches(n: int, settings, seed: int) -> list[list[int]]:
+    """Index batches: ``epochs`` shuffled passes over n items in batches of ``batch_size`` (the last one of a pass
+    may be short), cut to ``steps`` when that cap is set."""
+    rng, batches = random.Random(seed), []
+    for _ in range(settings.epochs):
+        order = rng.sample(range(n), n)
+        batches += [order[k:k + settings.batch_size] for k in range(0, n, settings.batch_size)]
+    return batches[:settings.steps] if settings.steps else batches
+
+
+def planned_steps(n: int, settings) -> int:
+    steps = settings.epochs * math.ceil(n / settings.batch_size)
+    return min(steps, settings.steps) if settings.steps else steps
+
+
 def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, seed: int, out_dir: Path,
-               ) -> list[float]:
-    """LoRA on every linear layer of the scorer's base model; returns the training loss of every step."""
+               ) -> tuple[list[float], int]:
+    """LoRA on every linear layer of the scorer's base model; returns the training loss of every step and how many
+    distinct conversations the steps trained on."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
@@ -87,12 +107,14 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
     model = get_peft_model(base, lora).to(scorer.device)  # adapters are kept in fp32 by peft
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
-    rng, losses, start = random.Random(seed), [], time.perf_counter()
-    order: list[int] = []
-    for step in range(settings.steps):
-        if len(order) < settings.batch_size:  # epochs over a shuffled order: every item is seen equally often
-            order += rng.sample(range(len(encoded)), len(encoded))
-        batch = [encoded[order.pop()] for _ in range(min(settings.batch_size, len(encoded)))]
+    plan = plan_batches(len(encoded), settings, seed)
+    if len(plan) < settings.epochs * math.ceil(len(encoded) / settings.batch_size):
+        logger.warning("finetune.steps=%d cuts training short of %d epoch(s) over %d conversations; M_FT will not "
+                       "see all of them (shrink finetune.per_domain instead)", settings.steps, settings.epochs,
+                       len(encoded))
+    losses, start = [], time.perf_counter()
+    for step, rows in enumerate(plan):
+        batch = [encoded[k] for k in rows]
         ids, attn, scored = pad_batch(batch, scorer.tokenizer.pad_token_id)
         labels = ids.masked_fill(~scored, -100)
         out = model(input_ids=ids.to(scorer.device), attention_mask=attn.to(scorer.device),
@@ -101,11 +123,11 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
         opt.step()
         opt.zero_grad()
         losses.append(float(out.loss.detach()))
-        if step == 0 or (step + 1) % 10 == 0 or step + 1 == settings.steps:
-            logger.info("finetune step %d/%d: loss %.4f (%.1f s/step)", step + 1, settings.steps, losses[-1],
+        if step == 0 or (step + 1) % 10 == 0 or step + 1 == len(plan):
+            logger.info("finetune step %d/%d: loss %.4f (%.1f s/step)", step + 1, len(plan), losses[-1],
                         (time.perf_counter() - start) / (step + 1))
     model.save_pretrained(str(out_dir))
-    return losses
+    return losses, len({k for rows in plan for k in rows})
 
 
 def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, home: Path, seed: int,
@@ -124,11 +146,12 @@ def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, hom
     card_path = path / "iloop-adapter.json"
     if not card_path.exists():
         logger.info(f"fine-tuning {scorer.name} (LoRA r{settings.lora_r}) on {len(ids)} conversations from "
-            f"{len(subset)} domains, {settings.steps} steps")
+                    f"{len(subset)} domains, {planned_steps(len(ids), settings)} steps")
         tmp = path.with_name(path.name + ".tmp")
-        losses = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp)
+        losses, seen = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp)
         card = {"fingerprint": fp, "base": scorer.name, "base_folder": str(scorer.folder), "seed": seed,
                 "settings": knobs, "domains": {d: len(g) for d, g in subset.items()}, "conversations": len(ids),
+                "steps": len(losses), "seen_conversations": seen,
                 "train_loss_first": losses[0], "train_loss_last": losses[-1],
                 "train_ids": ids, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "iloop-adapter.json").write_text(json.dumps(card, indent=1))

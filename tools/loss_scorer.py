@@ -19,6 +19,16 @@ from state.losses import LossResult
 
 SCORER_VERSION = "1"
 
+# A base model (the paper scores with Llama-2-7B base) ships no chat template. Such a tokenizer renders
+# conversations in this plain instruction format (Alpaca-style headers, the end-of-text token after each answer):
+# prefix-stable, so the response tokens are located exactly as with a chat model's own template.
+PLAIN_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}### Instruction:\n{{ m['content'] }}\n\n"
+    "{% else %}### Response:\n{{ m['content'] }}{{ eos_token }}\n\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}### Response:\n{% endif %}")
+
 
 class ScorerError(RuntimeError):
     """The scoring model cannot be loaded or cannot score this input; the message says which and why."""
@@ -174,7 +184,10 @@ class LossScorer:
         if self._tok is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from transformers import AutoTokenizer
-            self._tok = AutoTokenizer.from_pretrained(str(self.folder))
+            tok = AutoTokenizer.from_pretrained(str(self.folder))
+            if not getattr(tok, "chat_template", None):
+                tok.chat_template = PLAIN_TEMPLATE
+            self._tok = tok
         return self._tok
 
     @property

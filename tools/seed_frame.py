@@ -18,7 +18,7 @@ from state.conversations import content_hashes
 from state.db import Store
 from state.domains import primary_domains
 from state.losses import cached_losses
-from state.seeds import seed_conversation_ids
+from state.seeds import counts_by_criterion, seed_conversation_ids
 from state.tags import canonical_tags_of, tag_info
 from state.vectors import VectorStore
 from tools.projection import Projection, ProjectionError, projection_path
@@ -76,12 +76,31 @@ def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key
                      tag_names=[info[t][0] for t in tag_list],
                      domain=np.array([dpos.get(dom_of.get(i), -1) for i in ids], dtype=np.int64),
                      domain_names=dom_names, ft_loss=ft, ifd=ifd,
-                     exclude=np.array([i in taken for i in ids], dtype=bool))
+                     exclude=np.array([i in taken for i in ids], dtype=bool), held=counts_by_criterion(store))
+
+
+def sample_vectors(vectors: VectorStore, collection: str, sample: int, seed: int, page: int = 50_000
+                   ) -> tuple[list[str], np.ndarray]:
+    """A seeded uniform sample of up to ``sample`` stored vectors, so every source is represented by its share:
+    Chroma returns vectors in insertion order, and a plain ``limit`` would fit the plane on the first pool ingested.
+    Positions are drawn first and ids read a page at a time, so memory stays at the sample's size."""
+    col = vectors.collection(collection)
+    n = col.count()
+    pick = np.arange(n) if n <= sample else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    ids: list[str] = []
+    for start in range(0, n, page):
+        want = pick[(pick >= start) & (pick < start + page)] - start
+        if len(want):
+            got = col.get(include=[], limit=page, offset=start)["ids"]
+            ids += [got[k] for k in want if k < len(got)]
+    found = vectors.get_vectors(collection, ids)
+    ids = [i for i in ids if i in found]
+    return ids, (np.stack([found[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32))
 
 
 def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,
-               grid: int, sample: int) -> tuple[np.ndarray, dict]:
-    """ILA cell of every row in the stored projection (fitted now, once, if none exists yet)."""
+               grid: int, sample: int, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """ILA cell of every row in the stored projection (fitted now, once, on a seeded sample, if none exists yet)."""
     path = projection_path(home)
     if path.exists():
         proj = Projection.load(path)
@@ -90,11 +109,10 @@ def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, 
                                   f"move the file away to fit a new plane (the cells of earlier rounds will not be "
                                   f"comparable)")
     else:
-        col = vectors.collection(collection)
-        got = col.get(include=["embeddings"], limit=sample)
-        if len(got["ids"]) < 3:
+        got, vecs = sample_vectors(vectors, collection, sample, seed)
+        if len(got) < 3:
             raise ProjectionError("fewer than 3 embedded instructions: run the embed node (iloop run) first")
-        proj = Projection.fit(np.asarray(got["embeddings"], dtype=np.float32), model)
+        proj = Projection.fit(vecs.astype(np.float32), model)
         proj.save(path)
         logger.info("fitted the 2D projection on %d instructions (saved to %s)", proj.fitted_on, path)
     hashes = content_hashes(store, frame.ids.tolist())

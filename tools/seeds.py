@@ -4,7 +4,9 @@ The paper's four criteria, applied in its order (hard-to-follow, long-tail, mult
 keeps every criterion that chose it. ILA picks by depth over a grid of a fixed 2D projection. Steering weights act
 the same way everywhere: a row's weight is its domain's weight times the strongest weight among its steered tags;
 in a ranked criterion an item at rank r competes as if at rank r / weight, a weight of 0 excludes, and a
-criterion's own weight multiplies its quota. docs/seeds.md has the scaling rules of every cut.
+criterion's own weight multiplies its quota. A quota (hard, undertrained, ILA) is the number of seeds the criterion
+may hold in total, resolved on the current pool: a round adds only what brings the criterion's seeds of earlier
+rounds (``SeedFrame.held``) up to it. docs/seeds.md has the scaling rules of every cut.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class SeedFrame:
     ifd: np.ndarray | None = None
     exclude: np.ndarray | None = None  # already a seed
     cell: np.ndarray | None = None  # ILA grid cell per row, -1 = no vector
+    held: dict[str, int] = field(default_factory=dict)  # criterion -> seeds it holds from earlier rounds
 
     @property
     def n_tags(self) -> np.ndarray:
@@ -100,6 +103,11 @@ def resolve_cuts(f: SeedFrame, s, paper_pool: int) -> Cuts:
                 ila_budget=s.ila_budget or math.ceil(1_200_000 * len(f.ids) / paper_pool))
 
 
+def room(f: SeedFrame, criterion: str, total: float) -> int:
+    """Seeds a criterion may still add this round: its total quota less what earlier rounds gave it."""
+    return max(0, round(total) - f.held.get(criterion, 0))
+
+
 def _ranked(key: np.ndarray, eligible: np.ndarray, weight: np.ndarray, quota: int, near: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Rows with the smallest key, ranks divided by weight; (chosen, near misses) in order."""
@@ -119,20 +127,26 @@ def _cap(rows: np.ndarray, key: np.ndarray, factor: float) -> np.ndarray:
 
 
 def select_criteria(f: SeedFrame, s, cuts: Cuts, steering: Steering, seed: int
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """criterion -> chosen row indices, and criterion -> near-miss row indices."""
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+    """criterion -> chosen row indices, criterion -> near-miss row indices, drop reason -> rows dropped."""
     weight = steering.row_weights(f)
     free = np.ones(len(f.ids), bool) if f.exclude is None else ~f.exclude
     cw = {c: steering.criterion.get(c, 1.0) for c in CRITERIA}
-    chosen, near = {}, {}
+    chosen, near, drops = {}, {}, {}
     scored = ~np.isnan(f.base_loss)
     if s.hard_measure == "ifd":
-        key = -np.nan_to_num(f.ifd if f.ifd is not None else np.full(len(f.ids), np.nan), nan=-np.inf)
-        ok = free & np.isfinite(key)
+        ifd = f.ifd if f.ifd is not None else np.full(len(f.ids), np.nan)
+        # IFD > 1: the query makes the answer harder to predict, i.e. query and answer do not match; the authors'
+        # README (Superfiltering) drops these before ranking, else the "hardest" would be the misaligned pairs.
+        misaligned = free & np.isfinite(ifd) & (ifd > 1)
+        drops["ifd_above_1"] = int(misaligned.sum())
+        key = -np.nan_to_num(ifd, nan=-np.inf)
+        ok = free & np.isfinite(key) & ~misaligned
     else:
         red = f.base_loss - (f.ft_loss if f.ft_loss is not None else np.full(len(f.ids), np.nan))
         key, ok = red, free & ~np.isnan(red)
-    chosen["hard"], near["hard"] = _ranked(key, ok, weight, round(cuts.hard_quota * cw["hard"]), s.near_misses)
+    chosen["hard"], near["hard"] = _ranked(key, ok, weight, room(f, "hard", cuts.hard_quota * cw["hard"]),
+                                           s.near_misses)
 
     min_freq, _ = f.min_tag()
     live = free & (weight > 0)
@@ -150,10 +164,11 @@ def select_criteria(f: SeedFrame, s, cuts: Cuts, steering: Steering, seed: int
 
     over = free & scored & (f.base_loss > cuts.undertrained_threshold)
     chosen["undertrained"], near_u = _ranked(-np.nan_to_num(f.base_loss, nan=-np.inf), over, weight,
-                                             round(cuts.undertrained_quota * cw["undertrained"]), s.near_misses)
+                                             room(f, "undertrained", cuts.undertrained_quota * cw["undertrained"]),
+                                             s.near_misses)
     below = np.flatnonzero(free & scored & (f.base_loss <= cuts.undertrained_threshold))
     near["undertrained"] = np.concatenate([near_u, below[np.argsort(-f.base_loss[below])][:s.near_misses]])
-    return chosen, near
+    return chosen, near, drops
 
 
 def depth(f: SeedFrame) -> np.ndarray:
@@ -178,7 +193,7 @@ def ila_order(cell: np.ndarray, value: np.ndarray, eligible: np.ndarray) -> np.n
 def select_ila(f: SeedFrame, cuts: Cuts, steering: Steering) -> np.ndarray:
     weight = steering.row_weights(f)
     free = np.ones(len(f.ids), bool) if f.exclude is None else ~f.exclude
-    budget = round(cuts.ila_budget * steering.criterion.get("ila", 1.0))
+    budget = room(f, "ila", cuts.ila_budget * steering.criterion.get("ila", 1.0))
     if f.cell is None or budget <= 0:
         return np.array([], dtype=np.int64)
     return ila_order(f.cell, depth(f) * weight, free & (weight > 0))[:budget]

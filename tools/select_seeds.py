@@ -65,16 +65,16 @@ def ensure_mft(store: Store, cfg: IloopConfig, scorer: LossScorer, round_: int, 
     adapter = finetune(store, scorer, domain_of, cfg.finetune, cfg.home, cfg.seed + round_)
     card = adapter.card
     decisions.record_one(store, round_, Node.SEED_SELECTOR, f"adapter:{adapter.fingerprint}", Action.FINETUNE, why,
-                         {k: card[k] for k in ("base", "conversations", "domains", "settings", "train_loss_first",
-                                               "train_loss_last")})
+                         {k: card.get(k) for k in ("base", "conversations", "seen_conversations", "steps", "domains",
+                                                   "settings", "train_loss_first", "train_loss_last")})
     return adapter
 
 
 def _reason(crit: str, k: int, f, cuts, s, extra: dict) -> str:
     if crit == "hard":
         if s.hard_measure == "ifd":
-            return f"hard: IFD {f.ifd[k]:.3f} (top {cuts.hard_quota})"
-        return f"hard: loss reduction {f.base_loss[k] - f.ft_loss[k]:.4f} (smallest {cuts.hard_quota})"
+            return f"hard: IFD {f.ifd[k]:.3f} <= 1 (top {cuts.hard_quota} in total)"
+        return f"hard: loss reduction {f.base_loss[k] - f.ft_loss[k]:.4f} (smallest {cuts.hard_quota} in total)"
     if crit == "long_tail":
         band = "" if extra["min_freq"][k] < cuts.long_tail_max_freq else ", middle band, drawn"
         return f"long_tail: tag '{f.tag_names[extra['rarest'][k]]}' in {int(extra['min_freq'][k])} conversations " \
@@ -105,11 +105,12 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
     f = build_frame(store, base_key, ft_key, resp_key)
     steering = load_steering(store)
     cuts = resolve_cuts(f, s, cfg.taxonomy.paper_pool_size)
-    chosen, near = ({}, {}) if strategy == "ila" else select_criteria(f, s, cuts, steering, cfg.seed + round_)
+    chosen, near, drops = ({}, {}, {}) if strategy == "ila" else select_criteria(f, s, cuts, steering,
+                                                                                 cfg.seed + round_)
     proj = {}
     if strategy in ("ila", "both"):
         f.cell, proj = grid_cells(store, vectors, conversation_collection(cfg.embedding.model), cfg.home,
-                                  cfg.embedding.model, f, s.ila_grid, s.projection_sample)
+                                  cfg.embedding.model, f, s.ila_grid, s.projection_sample, cfg.seed)
         chosen["ila"] = select_ila(f, cuts, steering)
     picks = combine(chosen)
     min_freq, rarest = f.min_tag()
@@ -130,13 +131,15 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
     cells = f.cell[[k for k in picks]] if f.cell is not None and picks else np.array([], dtype=np.int64)
     summary = {"strategy": strategy, "candidates": len(f.ids), "scored": int((~np.isnan(f.base_loss)).sum()),
                "already_seeds": int(f.exclude.sum()), "seeds_new": len(picks), "by_criterion": counts,
+               "held_before": {c: f.held.get(c, 0) for c in ALL_CRITERIA}, "dropped": drops,
                "cuts": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(cuts).items()},
                "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj}
     if not dry_run:
         seed_repo.add_seeds(store, new)
         decisions.record(store, rows)
         decisions.record_one(store, round_, Node.SEED_SELECTOR, f"round:{round_}", Action.SELECT,
-                             f"{len(picks)} new seeds ({strategy})", summary)
+                             f"{len(picks)} new seeds ({strategy})" + "".join(
+                                 f"; dropped {n} ({why})" for why, n in drops.items() if n), summary)
     return summary
 
 

@@ -22,6 +22,14 @@ def test_seed_status_changes_in_one_place_and_refuses_unknown_values(store):
     assert seeds.figures(store)["by_criterion"] == {"hard": 2}
 
 
+def test_counts_by_criterion_count_a_seed_under_each_criterion_that_chose_it(store):
+    ids = list(add_conversations(store, [conv("a"), conv("b"), conv("c")]).values())
+    assert seeds.counts_by_criterion(store) == {}
+    seeds.add_seeds(store, [NewSeed(ids[0], 1, "both", ["hard", "ila"]), NewSeed(ids[1], 1, "criteria", ["hard"])])
+    seeds.add_seeds(store, [NewSeed(ids[2], 2, "ila", ["ila"]), NewSeed(ids[0], 2, "ila", ["ila"])])  # ids[0]: once
+    assert seeds.counts_by_criterion(store) == {"hard": 2, "ila": 2}
+
+
 def test_candidates_are_staged_pending_and_marked_once_checked(store):
     msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     candidates.stage(store, [NewCandidate(1, "evolved", None, "breadth", msgs, "h1", "en", {"rounds": 1})])

@@ -1,16 +1,19 @@
-"""The loss scorer on the real SmolLM2-135M: equal to a direct transformers computation, batch-invariant, cached."""
+"""The loss scorer on the real SmolLM2-135M: equal to a direct transformers computation, batch-invariant, cached;
+bf16 ranks like fp32; a base-model folder without a chat template scores too."""
 import json
 import math
+import shutil
 
 import pytest
 import torch
+from scipy.stats import spearmanr
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from settings.seeds import ScoringSettings
 from state.db import Store
 from state.models import Conversation
 from tools.formats import content_hash
-from tools.loss_scorer import LossScorer, ScorerError, encode_conversation, length_buckets
+from tools.loss_scorer import LossScorer, ScorerError, encode_conversation, length_buckets, scorer_from_config
 from tools.scoring import ifd, score_conversations
 
 CONVS = [
@@ -26,6 +29,12 @@ CONVS = [
      {"role": "assistant", "content": "Recursion is when something is defined using a smaller copy of itself. "
                                       "Like a doll that opens to show a smaller doll inside."}],
 ]
+
+
+# Spearman's rho of bf16 against fp32 losses measured 0.9993 over 64 Alpaca conversations (128-token window;
+# bench/bench_scoring.py --rank-dtype bfloat16). Emulated bf16 ran 13 tok/s on this AVX2 CPU, so the test ranks 32
+# conversations in a 64-token window and asks for 0.95.
+N_RANKED, WINDOW, MIN_RHO = 32, 64, 0.95
 
 
 def direct_loss(model, tok, messages):
@@ -67,10 +76,47 @@ def test_bucketing_does_not_change_results(smol_folder):
     b = [r.loss for r in packed.losses(packed.encode(CONVS))]
     assert packed.padding_share > 0  # the packed run really padded
     assert a == pytest.approx(b, abs=2e-4)
-    # bf16 ('auto' picks it where it is native) stays close to fp32
-    bf = LossScorer(smol_folder, ScoringSettings(dtype="bfloat16"), device="cpu")
-    c = [r.loss for r in bf.losses(bf.encode(CONVS))]
-    assert c == pytest.approx(a, abs=0.1)
+
+
+def alpaca(assets, n):
+    from tools.formats import to_canonical
+    records = json.loads((assets.path("alpaca") / "alpaca_en_demo.json").read_text(encoding="utf-8"))[:n]
+    return [to_canonical(r).messages for r in records]
+
+
+def test_bf16_ranks_conversations_like_fp32(assets, smol_folder):
+    # bf16 ('auto' picks it where it is native) is used for ranking: what must hold is the order of the losses,
+    # measured as Spearman's rho over real Alpaca conversations, not a mean difference
+    convs = alpaca(assets, N_RANKED)
+    fp32 = LossScorer(smol_folder, ScoringSettings(dtype="float32", max_tokens=WINDOW), device="cpu")
+    bf16 = LossScorer(smol_folder, ScoringSettings(dtype="bfloat16", max_tokens=WINDOW), device="cpu")
+    a = [r.loss for r in fp32.losses(fp32.encode(convs))]
+    b = [r.loss for r in bf16.losses(bf16.encode(convs))]
+    assert None not in a and None not in b and len(set(a)) == len(a)
+    rho = spearmanr(a, b).statistic
+    assert rho >= MIN_RHO, rho
+
+
+def test_a_base_model_folder_without_chat_template_scores_in_the_plain_format(tmp_path, config, smol_folder):
+    # the paper scores with a base model (Llama-2-7B); such folders ship no chat template
+    base = tmp_path / "base-model"
+    shutil.copytree(smol_folder, base)
+    (base / "chat_template.jinja").unlink(missing_ok=True)
+    tok_cfg = json.loads((base / "tokenizer_config.json").read_text())
+    tok_cfg.pop("chat_template", None)
+    (base / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
+    assert not AutoTokenizer.from_pretrained(str(base)).chat_template
+    cfg = config.model_copy(update={"scoring": config.scoring.model_copy(update={"model": str(base),
+                                                                                  "dtype": "float32"})})
+    scorer = scorer_from_config(cfg, None)  # a folder path needs no packaged asset
+    assert scorer.folder == base and scorer.key.startswith(str(base))
+    enc = scorer.encode(CONVS)
+    scored = scorer.tokenizer.decode([t for t, s in zip(enc[2].ids, enc[2].scored) if s])
+    # exactly the two answers and their end-of-text tokens are scored, not the instructions or headers
+    assert "Soft rain on the roof" in scored and "White hush" in scored
+    assert "haiku" not in scored and "### Instruction" not in scored and "### Response" not in scored
+    losses = scorer.losses(enc)
+    assert all(r.loss is not None and r.loss > 0 for r in losses)
 
 
 def test_length_buckets_respect_the_token_budget():
@@ -80,8 +126,9 @@ def test_length_buckets_respect_the_token_budget():
     for b in batches:
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 120
         assert len(b) <= 3
-    assert [2, 4, 0] in [sorted(b, key=lambda i: lengths[i]) for b in batches] or [4, 0, 2] in batches \
-        or any(set(b) == {0, 2, 4} for b in batches)
+    # by length: 0 (5), 4 (6), 2 (7) fill a batch of max_batch 3; 3 (48) and 1 (50) fit 2 x 50 <= 120 but not a
+    # third of 51; 5 (51) and 6 (300) cannot share (2 x 300 > 120)
+    assert batches == [[0, 4, 2], [3, 1], [5], [6]]
 
 
 def test_long_query_keeps_a_window_with_response_tokens(scorer32):

@@ -1,4 +1,8 @@
-"""Seed selection on synthetic pools with known losses and tags: exact ids, steering, ILA against random."""
+"""Seed selection on synthetic pools with known losses and tags: exact ids, steering, totals over rounds, ILA's
+visiting order. The comparison of ILA with random and top-loss subsets on real embeddings is test_seeds_real.py."""
+import math
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -38,7 +42,7 @@ SETTINGS = SelectionSettings(hard_count=2, undertrained_count=5, long_tail_max_f
 
 def pick(f, settings=SETTINGS, steering=None, seed=0):
     cuts = resolve_cuts(f, settings, 7_000_000)
-    chosen, near = select_criteria(f, settings, cuts, steering or Steering(), seed)
+    chosen, near, _ = select_criteria(f, settings, cuts, steering or Steering(), seed)
     ids = {c: sorted(int(f.ids[k]) for k in rows) for c, rows in chosen.items()}
     return ids, {c: [int(f.ids[k]) for k in rows] for c, rows in near.items()}, cuts
 
@@ -61,6 +65,17 @@ def test_ifd_measure_and_already_chosen_seeds():
     ids, _, _ = pick(f, SETTINGS.model_copy(update={"hard_measure": "ifd"}))
     assert ids["hard"] == [2, 8]  # highest IFD, 3 is a seed already
     assert 3 not in sum(ids.values(), [])
+
+
+def test_ifd_above_one_is_dropped_before_ranking_and_counted():
+    f = frame(exclude=(3,))
+    # rows 1, 5 and 10 have the highest IFD but above 1 (the query hinders the answer); row 3 is a seed already
+    f.ifd = np.array([1.8, 0.9, 1.5, 0.4, 1.01, 0.2, 0.1, 0.95, 0.6, 3.0])
+    s = SETTINGS.model_copy(update={"hard_measure": "ifd"})
+    chosen, near, drops = select_criteria(f, s, resolve_cuts(f, s, 7_000_000), Steering(), 0)
+    assert sorted(int(f.ids[k]) for k in chosen["hard"]) == [2, 8]  # the highest IFDs <= 1
+    assert drops == {"ifd_above_1": 3}  # 1, 5, 10; row 3 is not free, so not counted
+    assert not {1, 5, 10} & {int(f.ids[k]) for k in near["hard"]}  # dropped rows are not near misses either
 
 
 def test_steering_weights_and_quotas_change_the_choice():
@@ -104,7 +119,63 @@ def test_ila_visits_cells_in_rounds_deepest_first():
     assert ila_order(cell, value, np.array([1, 1, 1, 0, 1, 1], bool)).tolist() == [4, 1, 5, 2, 0]
 
 
+def growing_pool(rows: int, seed: int = 0) -> dict:
+    """A pool whose first n rows are the pool of a round: losses, ~5 Zipf tags a row, 40x40 grid cells."""
+    rng = np.random.default_rng(seed)
+    n_tags = rng.integers(1, 10, size=rows)
+    base = rng.gamma(4.0, 0.4, size=rows)
+    return {"base": base, "ft": base - rng.uniform(0, 0.6, rows), "n_tags": n_tags,
+            "tag_idx": np.minimum(rng.zipf(1.6, size=int(n_tags.sum())) - 1, 1999), "cell": rng.integers(0, 1600, rows)}
+
+
+def round_frame(pool: dict, n: int, seeds: dict[int, list[str]]) -> SeedFrame:
+    ptr = np.r_[0, np.cumsum(pool["n_tags"][:n])]
+    idx = pool["tag_idx"][:ptr[-1]]
+    return SeedFrame(ids=np.arange(n), base_loss=pool["base"][:n], ft_loss=pool["ft"][:n], tag_ptr=ptr,
+                     tag_idx=idx, tag_freq=np.bincount(idx, minlength=2000), tag_names=[f"t{k}" for k in range(2000)],
+                     domain=np.full(n, -1), domain_names=[], cell=pool["cell"][:n],
+                     exclude=np.isin(np.arange(n), list(seeds)),
+                     held=dict(Counter(c for crits in seeds.values() for c in crits)))
+
+
+def test_quotas_are_totals_over_rounds_on_a_growing_pool():
+    sizes = [10_000 + 4_000 * r for r in range(6)]  # six rounds, the pool grows by 4,000 each
+    pool, s, seeds = growing_pool(sizes[-1]), SelectionSettings(), {}
+    quota_before = {"hard": 0, "undertrained": 0, "ila": 0}
+    for n in sizes:
+        f = round_frame(pool, n, seeds)
+        cuts = resolve_cuts(f, s, 7_000_000)
+        chosen, _, _ = select_criteria(f, s, cuts, Steering(), 0)
+        chosen["ila"] = select_ila(f, cuts, Steering())
+        assert not set(combine(chosen)) & set(seeds)  # a conversation is a seed once
+        seeds.update(combine(chosen))
+        held = Counter(c for crits in seeds.values() for c in crits)
+        quota = {"hard": cuts.hard_quota, "undertrained": cuts.undertrained_quota, "ila": cuts.ila_budget}
+        for crit, q in quota.items():
+            assert held[crit] <= q, (n, crit, held[crit], q)  # a quota is what a criterion may hold in total
+        # plenty of eligible rows: hard and ILA reach their totals exactly, so a round adds only the growth
+        for crit in ("hard", "ila"):
+            assert held[crit] == quota[crit] and len(chosen[crit]) == quota[crit] - quota_before[crit], (n, crit)
+        assert len(chosen["undertrained"]) <= quota["undertrained"] - quota_before["undertrained"] + 1
+        quota_before = quota
+    # after six rounds the pool holds the paper's shares, not six times them
+    assert held["hard"] == math.ceil(50_000 * sizes[-1] / 7_000_000) == 215
+    assert held["ila"] == math.ceil(1_200_000 * sizes[-1] / 7_000_000) == 5143
+
+
+def test_a_criterion_over_its_total_adds_nothing():
+    f = frame()
+    f.held = {"hard": 5, "undertrained": 1}  # earlier rounds already gave more than today's quotas (2 and 5 x 0.2)
+    ids, near, _ = pick(f, steering=Steering(criterion={"undertrained": 0.2}))
+    assert ids["hard"] == [] and ids["undertrained"] == []
+    assert set(near["hard"][:2]) == {2, 3}  # what would have been chosen is still shown as a near miss
+    f.held = {"hard": 1}
+    assert pick(f)[0]["hard"] == [3]  # one more (the smallest reduction) brings hard to its total of 2
+
+
 def test_ila_covers_more_grid_cells_than_a_random_subset():
+    """A unit test of the visiting order on Gaussian blobs: ILA takes one row per non-empty cell before a second,
+    so it covers more cells than random subsets by construction. Real embeddings: test_seeds_real.py."""
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(12, 32)) * 3
     sizes = [1400] + [50] * 11  # one dominant topic, many small ones
