@@ -53,11 +53,16 @@ class Resources:
         from tools.embedder import TextSpace
         return TextSpace(self.embedder, self.vectors, collection_name(kind, self.config.embedding.model))
 
-
     def leakage_guard(self):
+        """The guard with one embedder per leakage.models entry (the pool's own where it is one of them; loaded
+        models are shared process-wide, tools/embedder.py)."""
+        from tools.embedder import Embedder
         from tools.leakage_guard import LeakageGuard
-        return LeakageGuard(self.store, self.vectors, self.embedder, self.assets, self.config.leakage,
-                            self.config.embedding.model, self.conversations, self.config.home / "reports")
+        emb = self.config.embedding
+        embedders = {m: self.embedder if m == emb.model else Embedder(emb.model_copy(update={"model": m}), self.assets)
+                     for m in self.config.leakage.models}
+        return LeakageGuard(self.store, self.vectors, self.embedder, self.assets, self.config.leakage, emb.model,
+                            self.conversations, self.config.home / "reports", embedders)
 
 
 def iloop_config(config: RunnableConfig | None) -> IloopConfig:

@@ -1,89 +1,74 @@
-"""Sentence embeddings (sentence-transformers), batched, cached in Chroma by content hash.
+"""Sentence embeddings behind one interface, batched, cached in Chroma by content hash.
 
-The default model is the packaged all-MiniLM-L6-v2 from the assets cache; ``embedding.model`` may name any local
-sentence-transformers folder instead (e.g. BGE on disk). Nothing is ever fetched from a hub.
+``embedding.model`` names a preset (tools/embedder_backends.py): ``use-multilingual-v3``, the default, is
+cross-lingual (English and Chinese in one space); ``minilm-l6-v2`` is the packaged English MiniLM; a path names any
+local sentence-transformers folder (e.g. BGE on disk). Nothing is ever fetched from a hub. The thresholds that read
+these cosines (tag merging, leakage bands) are presets per model in settings/, calibrated in docs/taxonomy.md and
+docs/leakage.md.
 """
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from settings import EmbeddingSettings
-from tools.assets import ASSETS, AssetStore
+from tools.assets import AssetStore
+from tools.embedder_backends import PRESETS, ModelRef, load_backend, resolve_model
+
+__all__ = ["PRESETS", "Embedder", "TextSpace", "cached_vectors", "resolve_model", "text_id"]
 
 
 def text_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# Shared by every Embedder of the process: a loaded model per (folder, device), and the vectors of the last texts
-# it encoded per folder (oldest out first). A process that checks the same benchmark prompts or turns for several
-# homes (the test suite, a console next to a run) encodes each text once. Vectors are small (384-1024 floats).
+# Shared by every Embedder of the process: a loaded model per (model key, device or threads), and the vectors of
+# the last texts it encoded per model key (oldest out first). A process that checks the same benchmark prompts or
+# turns for several homes (the test suite, a console next to a run) encodes each text once. Vectors are small
+# (384-1024 floats).
 _MODELS: dict[tuple[str, str], object] = {}
 _VECTORS: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
 _VECTOR_CAP = 100_000
 _LOCK = threading.Lock()
 
 
-def _load_model(path: Path, device: str):
-    from sentence_transformers import SentenceTransformer
-
+def _load_model(ref: ModelRef, settings: EmbeddingSettings):
     with _LOCK:
-        key = (str(path), device)
+        key = (ref.key, f"threads={settings.threads}" if ref.backend == "use" else settings.device)
         if key not in _MODELS:
-            _MODELS[key] = SentenceTransformer(str(path), device=device)
+            _MODELS[key] = load_backend(ref, settings)
         return _MODELS[key]
-
-
-def resolve_model_path(settings: EmbeddingSettings, assets: AssetStore) -> Path:
-    if settings.model in ASSETS:
-        return assets.path(settings.model)
-    path = Path(settings.model).expanduser()
-    if not (path / "config.json").exists() and not (path / "modules.json").exists():
-        raise FileNotFoundError(f"embedding.model={settings.model!r} is neither a packaged asset "
-                                f"({', '.join(a for a in ASSETS if ASSETS[a].kind == 'st-model')}) nor a local "
-                                "sentence-transformers folder")
-    return path
 
 
 class Embedder:
     """Batch-native: ``encode(list of texts) -> (n, d) float32 array`` of unit vectors."""
 
     def __init__(self, settings: EmbeddingSettings, assets: AssetStore) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.settings = settings
-        self.path = resolve_model_path(settings, assets)
-        device = settings.device
-        if device == "auto":
-            import torch
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = _load_model(self.path, device)
-        self.name = settings.model if settings.model in ASSETS else self.path.name
+        self.ref = resolve_model(settings, assets)
+        self.name = self.ref.name
+        self.model = _load_model(self.ref, settings)
         self.encoded = 0
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return int(self.model.dim)
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         texts = [t[: self.settings.max_chars] for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        keys = [(str(self.path), text_id(t)) for t in texts]
+        keys = [(self.ref.key, text_id(t)) for t in texts]
         with _LOCK:
             known = {k: _VECTORS[k] for k in keys if k in _VECTORS}
         todo = list(dict.fromkeys(k for k in keys if k not in known))
         if todo:
             text_of = dict(zip(keys, texts))
-            vecs = self.model.encode([text_of[k] for k in todo], batch_size=self.settings.batch_size,
-                                     normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True)
+            vecs = self.model.encode([text_of[k] for k in todo], self.settings.batch_size, progress)
             self.encoded += len(todo)
             with _LOCK:
                 for k, v in zip(todo, vecs.astype(np.float32)):

@@ -4,7 +4,10 @@ Stage 1 (semantic): every user turn of an item is compared with its ``top_k`` ne
 embedding cosine; at or above ``remove_threshold`` the item is a leak. Stage 2 (structural), for pairs in the band
 [``band_low``, ``remove_threshold``): the share of the benchmark prompt's word n-grams (character n-grams for
 Chinese) found in the turn; at or above ``ngram_threshold`` it is a leak; otherwise, when ``llm_check`` is on, the
-judge role decides. The calibration behind the defaults is in docs/leakage.md.
+judge role decides. Both cosine cuts are presets per embedding model (``leakage.bands``, resolved by
+``LeakageSettings.for_model``). Several embedders (``leakage.models``) each decide with their own cuts and
+``combine`` joins their verdicts: removed when any removes, a band pair when any has one and none removes. The
+calibration behind the defaults is in docs/leakage.md.
 """
 from __future__ import annotations
 
@@ -112,9 +115,9 @@ def load_benchmarks(s: LeakageSettings, assets, extra_files: list[str] | None = 
     return list(unique.values())
 
 
-def fingerprint(prompts: list[BenchPrompt], s: LeakageSettings, model: str) -> str:
-    """Identifies what a check was made against: prompts, decision settings and embedding model."""
-    h = hashlib.sha256(model.encode())
+def fingerprint(prompts: list[BenchPrompt], s: LeakageSettings, model: str | list[str]) -> str:
+    """Identifies what a check was made against: prompts, decision settings and embedding model(s)."""
+    h = hashlib.sha256((model if isinstance(model, str) else "+".join(model)).encode())
     for pid in sorted(p.id for p in prompts):
         h.update(pid.encode())
     h.update(json.dumps(s.model_dump(exclude={"benchmarks", "files"}), sort_keys=True).encode())
@@ -159,26 +162,61 @@ class Match:
     method: str = ""  # semantic | ngram | llm, or "" while undecided
     llm_verdict: str = ""
     text: str = ""
+    model: str = ""  # the embedder whose cosine this is
 
 
 @dataclass
 class ItemCheck:
     matches: list[Match] = field(default_factory=list)  # band pairs and leaks, strongest first
     leak: Match | None = None
+    best: dict[str, float] = field(default_factory=dict)  # each embedder's best cosine over the item's turns
 
     @property
     def undecided(self) -> list[Match]:
         return [m for m in self.matches if not m.method]
 
+    def for_judge(self) -> list[Match]:
+        """The pairs the judge is asked about when nothing removed the item: each embedder's strongest undecided
+        pair, once per benchmark prompt and turn (two embedders pointing at the same prompt cost one call)."""
+        if self.leak is not None:
+            return []
+        out: dict[tuple[int, str], Match] = {}
+        done: set[str] = set()
+        for m in self.undecided:  # strongest first within each model
+            if m.model not in done:
+                done.add(m.model)
+                out.setdefault((m.turn, m.prompt.id), m)
+        return list(out.values())
 
-def judge_pairs(turns: list[str], neighbours: list[list[tuple[BenchPrompt, float]]], s: LeakageSettings) -> ItemCheck:
+
+EVIDENCE = ("ngram", "semantic", "llm")  # which leak names an item several embedders caught: verbatim text first
+
+
+def combine(checks: list[ItemCheck]) -> ItemCheck:
+    """One item's verdict from several embedders' checks: a leak when any embedder's check has one, band pairs from
+    all of them. When several caught it, the reported leak is the one whose evidence needs no similarity scale to
+    read (an n-gram hit, then a cosine at the cut), then the first in leakage.models order."""
+    out = ItemCheck(best={k: v for c in checks for k, v in c.best.items()})
+    for c in checks:
+        out.matches += c.matches
+    leaks = [c.leak for c in checks if c.leak is not None]
+    out.leak = min(leaks, key=lambda m: EVIDENCE.index(m.method)) if leaks else None
+    return out
+
+
+def judge_pairs(turns: list[str], neighbours: list[list[tuple[BenchPrompt, float]]], s: LeakageSettings,
+                model: str = "") -> ItemCheck:
     """Stage 1 and the n-gram half of stage 2 for one item; LLM-undecided band pairs are left with method ''."""
-    check = ItemCheck()
+    if s.remove_threshold is None or s.band_low is None:
+        raise ValueError("judge_pairs needs the model's cosine cuts: pass LeakageSettings.for_model(model)")
+    check = ItemCheck(best={model: round(max((float(sim) for near in neighbours for _, sim in near), default=0.0),
+                                         4)})
     for k, (text, near) in enumerate(zip(turns, neighbours)):
         for prompt, sim in near:
             if sim < s.band_low:
                 continue
-            m = Match(k, prompt, round(float(sim), 4), round(containment(prompt.text, text, s.ngram_n), 4), text=text)
+            m = Match(k, prompt, round(float(sim), 4), round(containment(prompt.text, text, s.ngram_n), 4), text=text,
+                      model=model)
             if sim >= s.remove_threshold:
                 m.method = "semantic"
             elif m.ngram >= s.ngram_threshold:

@@ -2,10 +2,13 @@
 set, staged candidates checked before they become conversations.
 
 A removed pool item is deleted with its tags and seed row and kept whole in the ``leaks`` table; every removal is
-a decision row and a line of ``<reports>/leakage-roundNNNN.jsonl``. The decision rule itself is in tools/leakage.py.
+a decision row and a line of ``<reports>/leakage-roundNNNN.jsonl``, naming the embedder whose cosine caught it. Every
+embedder of ``leakage.models`` compares each user turn with its own nearest benchmark prompts (its own Chroma
+collections and preset band); the decision rule and how the embedders' verdicts combine are in tools/leakage.py.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,34 +27,58 @@ from tools.assets import AssetStore
 from tools.embedded_server import embedded_servers
 from tools.embedder import Embedder, cached_vectors
 from tools.instructions import embed_conversations
-from tools.leakage import (BenchPrompt, ItemCheck, Match, SameTaskCheck, fingerprint, judge_pairs, load_benchmarks,
-                           nearest, user_turns)
+from tools.leakage import (BenchPrompt, ItemCheck, Match, SameTaskCheck, combine, fingerprint, judge_pairs,
+                           load_benchmarks, nearest, user_turns)
 from tools.llm import LLM
 
 
 @dataclass
 class BenchIndex:
     prompts: dict[str, BenchPrompt]
-    collection: str
+    collections: dict[str, str]  # embedder (leakage.models entry) -> its collection of the benchmark prompts
     fp: str
 
 
 class LeakageGuard:
+    """``embedder`` is the pool's (embedding.model: its stored instruction vectors are reused for first turns, and
+    admitted candidates are embedded with it); ``embedders`` are the guard's, one per leakage.models entry."""
+
     def __init__(self, store: Store, vectors: VectorStore, embedder: Embedder, assets: AssetStore,
                  settings: LeakageSettings, embedding_model: str, conversation_collection: str,
-                 reports_dir: Path) -> None:
+                 reports_dir: Path, embedders: dict[str, Embedder] | None = None) -> None:
         self.store, self.vectors, self.embedder, self.assets = store, vectors, embedder, assets
-        self.settings, self.model, self.conversations = settings, embedding_model, conversation_collection
+        self.settings = settings
+        self.embedders = embedders or {embedding_model: embedder}
+        # The cosine cuts depend on each embedder's similarity scale: resolved once from leakage.bands.
+        self.cuts = {name: settings.for_model(name) for name in self.embedders}
+        self.model, self.conversations = embedding_model, conversation_collection
         self.reports_dir = reports_dir
 
     def bench_index(self, extra_files: list[str] | None = None) -> BenchIndex:
-        """Benchmark prompts embedded into their own collection (one per benchmark-set fingerprint)."""
+        """Benchmark prompts embedded by every embedder into its own collection (one per prompt set and model, so a
+        changed threshold re-checks the pool without re-embedding the prompts)."""
         prompts = load_benchmarks(self.settings, self.assets, extra_files)
-        fp = fingerprint(prompts, self.settings, self.model)
-        name = collection_name(f"bench-{fp[:12]}", self.model)
-        self.embedder.encode_cached(self.vectors, name, [p.id for p in prompts], [p.text for p in prompts],
-                                    [{"benchmark": p.benchmark, "ref": p.ref} for p in prompts])
-        return BenchIndex({p.id: p for p in prompts}, name, fp)
+        fp = fingerprint(prompts, self.settings, [f"{n}@{c.remove_threshold}/{c.band_low}"
+                                                  for n, c in sorted(self.cuts.items())])
+        ids = sorted(p.id for p in prompts)
+        set_id = hashlib.sha256("".join(ids).encode()).hexdigest()[:12]
+        collections = {}
+        for name, emb in self.embedders.items():
+            collections[name] = collection_name(f"bench-{set_id}", name)
+            emb.encode_cached(self.vectors, collections[name], [p.id for p in prompts], [p.text for p in prompts],
+                              [{"benchmark": p.benchmark, "ref": p.ref} for p in prompts])
+        return BenchIndex({p.id: p for p in prompts}, collections, fp)
+
+    def _turn_vectors(self, name: str, turns: list[list[str]], first: list[np.ndarray | None]) -> np.ndarray:
+        """Every turn's vector under one embedder; first turns reuse the stored instruction vector when that
+        embedder is the pool's, the rest come from (or go into) the embedder's ``turns`` collection."""
+        emb = self.embedders[name]
+        if emb.ref.key != self.embedder.ref.key:
+            first = [None] * len(turns)
+        todo = [t for ts, f in zip(turns, first) for k, t in enumerate(ts) if not (k == 0 and f is not None)]
+        fresh = iter(cached_vectors(emb, self.vectors, collection_name("turns", name), todo))
+        return np.array([f if k == 0 and f is not None else next(fresh) for ts, f in zip(turns, first)
+                         for k, _ in enumerate(ts)], dtype=np.float32).reshape(sum(map(len, turns)), -1)
 
     def check_items(self, idx: BenchIndex, messages: list[list[dict]], llm=None,
                     first: list[np.ndarray | None] | None = None) -> list[ItemCheck]:
@@ -59,28 +86,29 @@ class LeakageGuard:
         ``first`` may hold each item's stored instruction vector, which is its first user turn."""
         s = self.settings
         turns = [user_turns(m, s.max_turns) for m in messages]
-        first = first or [None] * len(turns)
-        todo = [t for ts, f in zip(turns, first) for k, t in enumerate(ts) if not (k == 0 and f is not None)]
-        fresh = iter(cached_vectors(self.embedder, self.vectors, collection_name("turns", self.model), todo))
-        flat = [t for ts in turns for t in ts]
-        if not flat:
+        if not any(turns):
             return [ItemCheck() for _ in turns]
-        vecs = np.array([f if k == 0 and f is not None else next(fresh) for ts, f in zip(turns, first)
-                         for k, _ in enumerate(ts)], dtype=np.float32).reshape(len(flat), -1)
-        near = nearest(vecs, self.vectors, idx.collection, idx.prompts, s.top_k)
-        checks, pos = [], 0
-        for ts in turns:
-            checks.append(judge_pairs(ts, near[pos:pos + len(ts)], s))
-            pos += len(ts)
+        first = first or [None] * len(turns)
+        per_model = []
+        for name in self.embedders:
+            near = nearest(self._turn_vectors(name, turns, first), self.vectors, idx.collections[name], idx.prompts,
+                           s.top_k)
+            checks, pos = [], 0
+            for ts in turns:
+                checks.append(judge_pairs(ts, near[pos:pos + len(ts)], self.cuts[name], name))
+                pos += len(ts)
+            per_model.append(checks)
+        checks = [combine(list(cs)) for cs in zip(*per_model)]
         if llm is not None:
-            open_ = [(c, c.undecided[0]) for c in checks if c.leak is None and c.undecided]
+            open_ = [(c, m) for c in checks for m in c.for_judge()]
             for (c, m), r in zip(open_, llm.run(SameTaskCheck("judge"), [(m.prompt.text, m.text) for _, m in open_])):
                 m.llm_verdict = ("same" if r.value else "different") if r.ok else "error"
                 if r.ok and r.value:
-                    m.method, c.leak = "llm", m
+                    m.method = "llm"
+                    c.leak = c.leak or m
         return checks
 
-    def _record(self, round_: int, rows: list[LeakRow], subjects: list[str]) -> None:
+    def _record(self, round_: int, rows: list[LeakRow], subjects: list[str], checks: list[ItemCheck]) -> None:
         if not rows:
             return
         leaks.add_leaks(self.store, rows)
@@ -89,14 +117,17 @@ class LeakageGuard:
         keys = ("origin", "source", "turn", "benchmark", "bench_ref", "bench_text", "similarity", "ngram",
                 "llm_verdict", "method")
         with open(report, "a", encoding="utf-8") as fh:
-            for r, subj in zip(rows, subjects):
-                fh.write(json.dumps({"subject": subj, **{k: getattr(r, k) for k in keys},
-                                     "item": json.loads(r.messages)[0]["content"][:500]}, ensure_ascii=False) + "\n")
+            for r, subj, ch in zip(rows, subjects, checks):
+                fh.write(json.dumps({"subject": subj, **{k: getattr(r, k) for k in keys}, "model": ch.leak.model,
+                                     "best": ch.best, "item": json.loads(r.messages)[0]["content"][:500]},
+                                    ensure_ascii=False) + "\n")
         decisions.record(self.store, [DecisionRow(
             round_, Node.LEAKAGE_GUARD, subj, Action.REMOVE_LEAK,
-            f"{r.method}: cosine {r.similarity:.3f}, n-gram {r.ngram:.2f} to {r.benchmark} {r.bench_ref}",
-            {k: getattr(r, k) for k in ("turn", "benchmark", "bench_ref", "similarity", "ngram", "llm_verdict",
-                                        "method")}) for r, subj in zip(rows, subjects)])
+            f"{r.method} ({ch.leak.model}): cosine {r.similarity:.3f}, n-gram {r.ngram:.2f} to {r.benchmark} "
+            f"{r.bench_ref}",
+            {**{k: getattr(r, k) for k in ("turn", "benchmark", "bench_ref", "similarity", "ngram", "llm_verdict",
+                                           "method")}, "model": ch.leak.model, "best": ch.best})
+            for r, subj, ch in zip(rows, subjects, checks)])
 
     def guard_pool(self, idx: BenchIndex, round_: int, llm=None, page: int = 2000,
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -108,7 +139,7 @@ class LeakageGuard:
             found = [(r, ch.leak) for r, ch in zip(rows, checks) if ch.leak]
             self._record(round_, [_leak_row(round_, m, r.origin, r.source, r.content_hash, r.messages,
                                             conversation_id=r.id) for r, m in found],
-                         [f"conversation:{r.id}" for r, _ in found])
+                         [f"conversation:{r.id}" for r, _ in found], [ch for ch in checks if ch.leak])
             if found:
                 conversations.delete_conversations(self.store, [r.id for r, _ in found])
                 self.vectors.delete(self.conversations, [r.content_hash for r, _ in found])
@@ -129,7 +160,8 @@ class LeakageGuard:
         checks = self.check_items(idx, [r.messages for r in rows], llm)
         found = [(r, ch.leak) for r, ch in zip(rows, checks) if ch.leak]
         self._record(round_, [_leak_row(round_, m, r.kind, r.kind, r.content_hash, r.messages, candidate_id=r.id)
-                              for r, m in found], [f"candidate:{r.id}" for r, _ in found])
+                              for r, m in found], [f"candidate:{r.id}" for r, _ in found],
+                     [ch for ch in checks if ch.leak])
         status: dict[int, tuple[str, int | None]] = {r.id: ("leak", None) for r, _ in found}
         clean = [r for r in rows if r.id not in status]
         stored_before = conversations.existing_hashes(self.store, [r.content_hash for r in clean])

@@ -147,4 +147,4 @@ def test_staged_dialogues_are_admitted_with_lineage_by_the_leakage_guard(evo_res
         statuses = set(conn.execute(sa.text("SELECT status FROM candidates")).scalars())
     assert len(rows) == 2 and all(r[0] == "evolved" and r[1] and r[2] == 3 and r[3] == "seeds" and r[4] == 1
                                   for r in rows)
-    assert statuses == {"admitted"} and res.vectors.count("conversations__minilm-l6-v2") == 14
+    assert statuses == {"admitted"} and res.vectors.count(res.conversations) == 14

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from settings.evolution import LeakageSettings
-from tools.leakage import (BenchFileError, BenchPrompt, SameTaskCheck, containment, fingerprint, judge_pairs, load_file,
-                           prompts_of, user_turns)
+from tools.leakage import (BenchFileError, BenchPrompt, SameTaskCheck, combine, containment, fingerprint, judge_pairs,
+                           load_file, prompts_of, user_turns)
 from tools.llm_parse import ParseError
 
 
@@ -64,12 +64,50 @@ def test_two_stage_decision():
     assert second.leak.turn == 1
 
 
+MINI = LeakageSettings(remove_threshold=0.9, band_low=0.75)  # each embedder's own cuts (its similarity scale)
+USE = LeakageSettings(remove_threshold=0.95, band_low=0.6)
+Q = BenchPrompt("b", "2", "How can I develop my critical thinking skills?")
+
+
+def both(turn: str, mini: list, use: list):
+    return combine([judge_pairs([turn], [mini], MINI, "mini"), judge_pairs([turn], [use], USE, "use")])
+
+
+def test_embedders_combine_removed_when_any_removes_band_when_any_has_one_and_none_removes():
+    # removed by MiniLM alone (USE only has it in its band): the leak names MiniLM and its cosine
+    en = both("Tell me in one sentence what life means.", [(P, 0.93)], [(P, 0.88)])
+    assert (en.leak.model, en.leak.similarity, en.leak.method) == ("mini", 0.93, "semantic")
+    assert en.for_judge() == [] and en.best == {"mini": 0.93, "use": 0.88}
+    # removed by USE alone: MiniLM's 0.6 is below its own band, USE's 0.96 at its cut
+    assert both("t", [(P, 0.6)], [(P, 0.96)]).leak.model == "use"
+    # the same cosine means different things per model: 0.92 removes under MiniLM's cuts, is a band pair under USE's
+    assert both("t", [(P, 0.92)], [(P, 0.5)]).leak is not None
+    assert both("t", [(P, 0.5)], [(P, 0.92)]).leak is None
+    # a translation only USE brings near its source: a band pair for the judge, nothing removed
+    zh = both("我该如何培养自己的批判性思维能力？", [(P, 0.34)], [(Q, 0.84)])
+    assert zh.leak is None and [(m.model, m.prompt, m.similarity) for m in zh.for_judge()] == [("use", Q, 0.84)]
+    # both in their bands: one call when they point at the same prompt, one per prompt when they differ
+    assert [m.model for m in both("t", [(P, 0.8)], [(P, 0.7)]).for_judge()] == ["mini"]
+    assert [(m.model, m.prompt) for m in both("t", [(P, 0.8), (Q, 0.76)], [(Q, 0.7), (P, 0.65)]).for_judge()] == [
+        ("mini", P), ("use", Q)]  # each model's strongest pair only
+    # an n-gram hit in any model's band removes; nothing in any band is no match at all
+    assert both("Hi! What is the meaning of life? Answer in one sentence.", [(P, 0.5)], [(P, 0.7)]).leak.method == \
+        "ngram"
+    # caught by both: the verbatim evidence names it, else the first embedder
+    wrapped = "Hi! What is the meaning of life? Answer in one sentence."
+    assert (lambda c: (c.leak.model, c.leak.method))(both(wrapped, [(P, 0.95)], [(P, 0.9)])) == ("use", "ngram")
+    assert both("t", [(P, 0.95)], [(P, 0.97)]).leak.model == "mini"
+    nothing = both("unrelated", [(P, 0.5)], [(Q, 0.4)])
+    assert nothing.matches == [] and nothing.leak is None and nothing.for_judge() == []
+
+
 def test_user_turns_and_fingerprint():
     msgs = [{"role": "user", "content": f"u{k}"} for k in range(5)]
     assert user_turns(msgs, 2) == ["u0", "u1"] and len(user_turns(msgs, 0)) == 5
     fp = fingerprint([P], S, "minilm")
     assert fp != fingerprint([P], S.model_copy(update={"remove_threshold": 0.8}), "minilm")
     assert fp != fingerprint([P, BenchPrompt("b", "2", "other")], S, "minilm") and fp != fingerprint([P], S, "bge")
+    assert fingerprint([P], S, ["minilm", "use"]) not in (fp, fingerprint([P], S, ["minilm"]))
 
 
 def test_same_task_prompt_and_strict_reply():
@@ -80,3 +118,23 @@ def test_same_task_prompt_and_strict_reply():
     assert task.parse_output('{"same_task": true}', ("a", "b")) is True and task.name == "leakage_check"
     with pytest.raises(ParseError):
         task.parse_output('{"same_task": "probably"}', ("a", "b"))
+
+
+def test_the_cosine_cuts_come_from_the_embedding_models_preset():
+    raw = LeakageSettings()
+    with pytest.raises(ValueError, match="for_model"):
+        judge_pairs(["x"], [[(P, 0.99)]], raw)  # unresolved settings cannot be used by mistake
+    use, mini = raw.for_model("use-multilingual-v3"), raw.for_model("/models/minilm-l6-v2")
+    assert (use.remove_threshold, use.band_low) == (raw.bands["use-multilingual-v3"].remove_threshold,
+                                                    raw.bands["use-multilingual-v3"].band_low)
+    assert (mini.remove_threshold, mini.band_low) == (0.90, 0.75) and use.band_low < mini.band_low
+    # a pair in USE's band is below MiniLM's: the same cosine means less on USE's lower similarity scale
+    sim = (use.band_low + mini.band_low) / 2
+    assert judge_pairs(["x"], [[(P, sim)]], use).matches and not judge_pairs(["x"], [[(P, sim)]], mini).matches
+    assert fingerprint([P], use, "use-multilingual-v3") != fingerprint([P], mini, "use-multilingual-v3")
+    # the guard compares with both by default, MiniLM first (it names a leak both catch)
+    assert raw.models == ["minilm-l6-v2", "use-multilingual-v3"]
+    with pytest.raises(ValueError, match="distinct"):
+        LeakageSettings(models=["minilm-l6-v2", "minilm-l6-v2"])
+    with pytest.raises(ValueError):
+        LeakageSettings(models=[])

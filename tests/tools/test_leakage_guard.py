@@ -1,4 +1,5 @@
-"""The leakage guard on a real store, real Chroma and the real MiniLM, against the packaged benchmark prompts."""
+"""The leakage guard on a real store, real Chroma and the real default embedder (USE; MiniLM where said), against the
+packaged benchmark prompts."""
 import json
 
 import sqlalchemy as sa
@@ -16,7 +17,9 @@ PLANTED = {
     "Write a C++ program to find the nth Fibonacci number using recursion.": "mt-bench",  # exact, turn 1
     "Write a story for kids about how a person learns to ride a bike. Do not include 'can' and 'ride' in your "
     "response.": "ifeval",  # exact
-    "Tell me about Walt Disney's life and history.": "alpaca-eval",  # paraphrase (cosine 0.93)
+    # a light edit (USE cosine 0.98); a looser paraphrase ("Tell me about Walt Disney's life and history.", 0.88)
+    # is in USE's band and needs the LLM check (docs/leakage.md)
+    "Please tell me about the history of Walt Disney.": "alpaca-eval",
     "Hi! Quick one for my quiz night: What is the capital of Australia? Thanks a lot.": "alpaca-eval",  # wrapped
 }
 CLEAN = ["Write a SQL query that returns the ten customers with the highest total order value.",
@@ -66,7 +69,7 @@ def test_planted_copies_and_paraphrases_are_removed_and_unrelated_items_stay(res
         assert by_text[text][0] == bench
     assert by_text[SECOND_TURN["messages"][0]["content"]][:2] == ("mt-bench", 1)
     assert by_text[list(PLANTED)[3]][2] == "ngram"  # the wrapped copy falls below the cosine cut
-    assert decisions == 5 and seeds == 5 and res.vectors.count("conversations__minilm-l6-v2") == 5
+    assert decisions == 5 and seeds == 5 and res.vectors.count(res.conversations) == 5
     report = (res.config.home / "reports" / "leakage-round0001.jsonl").read_text().splitlines()
     assert len(report) == 5 and all({"similarity", "ngram", "bench_text", "item"} <= set(json.loads(r)) for r in report)
     # checked once: a second pass over the same benchmark set looks at nothing
@@ -101,13 +104,14 @@ def test_a_user_benchmark_file_rechecks_the_pool_and_candidates_are_refused_or_a
 
 
 def test_the_llm_check_decides_band_pairs_when_enabled(config, tmp_path):
-    # "Who sang lead vocals first in the band Starship?" is AlpacaEval 71 reworded: cosine in the band, no n-grams
+    # "Who sang lead vocals first in the band Starship?" is AlpacaEval 71 reworded: cosine in the band (USE 0.88), no
+    # n-grams; the Yamato question (USE 0.70 to AlpacaEval 50) is in the band too
     with ScriptedOpenAI(responder=lambda body, task: json.dumps({"same_task": "Starship" in body["messages"][-1]["content"]})
                         ) as srv:
         cfg = config.model_copy(update={
             "roles": {r: config.role(r).model_copy(update={"base_url": srv.base_url}) for r in ROLES},
             "leakage": config.leakage.model_copy(update={"llm_check": True, "remove_threshold": 0.95,
-                                                         "band_low": 0.7})})
+                                                         "band_low": 0.6, "models": ["use-multilingual-v3"]})})
         res = Resources(cfg)
         ingest(res, tmp_path, [chat("Who sang lead vocals first in the band Starship?"), chat(CLEAN[2])])
         summary = run_guard(res, 1)
@@ -116,3 +120,81 @@ def test_the_llm_check_decides_band_pairs_when_enabled(config, tmp_path):
         assert conn.execute(sa.text("SELECT method, llm_verdict FROM leaks")).one() == ("llm", "same")
     assert len(srv.requests) == 2  # one band pair each; the Yamato one was judged different
     assert {r["task"] for r in srv.requests} == {"leakage_check"}
+
+
+TRANSLATIONS = {"我该如何培养自己的批判性思维能力？": "How can I develop my critical thinking skills?",  # AlpacaEval 731
+                "在印度，网络赌场合法吗？": "Is online casino legal in India?"}  # AlpacaEval 178
+ZH_CLEAN = "用Python写一个程序，打印前20个斐波那契数。"  # same subject as MT-Bench 122, another task
+# AlpacaEval 71 reworded (bench/leakage_calibration.jsonl): MiniLM 0.933 (at its cut, 0.90), USE 0.877 (in its band
+# only); AlpacaEval 731 in Chinese: USE 0.844 (in its band), MiniLM 0.338 (below its band, nearest is another prompt)
+EN_PARAPHRASE = "Who sang lead vocals first in the band Starship?"
+ZH_TRANSLATION = next(iter(TRANSLATIONS))
+
+
+def _judge_by_source(body, task):
+    # The scripted judge says "same" exactly for a translation shown with its own source prompt.
+    content = body["messages"][-1]["content"]
+    return json.dumps({"same_task": any(zh in content and en in content for zh, en in TRANSLATIONS.items())})
+
+
+def _guard_with(config, tmp_path, name, srv, records, **leakage):
+    roles = {r: config.role(r).model_copy(update={"base_url": srv.base_url}) for r in ROLES}
+    res = Resources(config.model_copy(update={"roles": roles, "home": tmp_path / name / "home", "leakage":
+                                              config.leakage.model_copy(update={"llm_check": True, **leakage})}))
+    (tmp_path / name).mkdir()
+    ingest(res, tmp_path / name, records)
+    return res, run_guard(res, 1)
+
+
+def test_the_default_guard_uses_minilm_for_paraphrases_and_use_for_translations(config, tmp_path):
+    records = [chat(t) for t in [EN_PARAPHRASE, ZH_TRANSLATION, ZH_CLEAN, CLEAN[0], CLEAN[2]]]
+    with ScriptedOpenAI(responder=_judge_by_source) as srv:
+        res, summary = _guard_with(config, tmp_path, "both", srv, records)
+        assert res.config.leakage.models == ["minilm-l6-v2", "use-multilingual-v3"]  # the default
+        assert summary["pool"]["removed"] == 2 and texts(res) == {ZH_CLEAN, CLEAN[0], CLEAN[2]}
+        with res.store.engine.connect() as conn:
+            found = {b: (s, m) for b, s, m in conn.execute(sa.text("SELECT bench_text, similarity, method FROM leaks"))}
+            reasons = conn.execute(sa.text("SELECT reason FROM decisions WHERE action='remove_leak'")).scalars().all()
+        mini, use = (res.config.leakage_settings(m) for m in res.config.leakage.models)
+        # the paraphrase: removed by MiniLM's cosine, without asking the judge
+        sim, method = next(v for k, v in found.items() if "Starship" in k)
+        assert method == "semantic" and sim >= mini.remove_threshold
+        assert not any(EN_PARAPHRASE in r["body"]["messages"][-1]["content"] for r in srv.requests)
+        # the translation: in USE's band only, removed on the judge's word
+        sim, method = found[TRANSLATIONS[ZH_TRANSLATION]]
+        assert method == "llm" and use.band_low <= sim < use.remove_threshold
+        report = [json.loads(r) for r in (res.config.home / "reports" / "leakage-round0001.jsonl").read_text()
+                  .splitlines()]
+        by_model = {r["model"]: r for r in report}
+        assert set(by_model) == {"minilm-l6-v2", "use-multilingual-v3"}
+        assert by_model["minilm-l6-v2"]["item"] == EN_PARAPHRASE and by_model["minilm-l6-v2"]["method"] == "semantic"
+        assert by_model["use-multilingual-v3"]["item"] == ZH_TRANSLATION
+        assert by_model["use-multilingual-v3"]["best"]["minilm-l6-v2"] < mini.band_low  # MiniLM alone misses it
+        assert sorted(r.split(" ")[1] for r in reasons) == ["(minilm-l6-v2):", "(use-multilingual-v3):"]
+        # each embedder alone misses one of them: USE leaves the paraphrase to the judge (who says "different"
+        # here), MiniLM never brings the translation near its source
+        asked = len(srv.requests)
+        res_use, alone = _guard_with(config, tmp_path, "use", srv, records, models=["use-multilingual-v3"])
+        assert alone["pool"]["removed"] == 1 and EN_PARAPHRASE in texts(res_use)
+        assert any(EN_PARAPHRASE in r["body"]["messages"][-1]["content"] for r in srv.requests[asked:])
+        asked = len(srv.requests)
+        res_mini, alone = _guard_with(config, tmp_path, "mini", srv, records, models=["minilm-l6-v2"])
+        assert alone["pool"]["removed"] == 1 and ZH_TRANSLATION in texts(res_mini)
+        assert not any(ZH_TRANSLATION in r["body"]["messages"][-1]["content"] for r in srv.requests[asked:])
+
+
+def test_chinese_translations_of_benchmark_prompts_are_caught_with_the_default_guard(config, tmp_path):
+    records = [chat(t) for t in [*TRANSLATIONS, ZH_CLEAN, CLEAN[0]]]
+    with ScriptedOpenAI(responder=_judge_by_source) as srv:
+        res, summary = _guard_with(config, tmp_path, "both", srv, records)
+        assert res.embedder.name == "use-multilingual-v3"
+        assert summary["pool"]["removed"] == 2 and texts(res) == {ZH_CLEAN, CLEAN[0]}
+        with res.store.engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT bench_text, similarity, method FROM leaks")).all()
+        band_low = res.config.leakage_settings("use-multilingual-v3").band_low
+        assert {b for b, _, _ in found} == set(TRANSLATIONS.values())
+        assert all(sim >= band_low and method in ("semantic", "llm") for _, sim, method in found)
+        asked = len(srv.requests)
+        # MiniLM alone (English only) does not bring the translations near their sources: nothing removed or asked.
+        res_mini, alone = _guard_with(config, tmp_path, "mini", srv, records, models=["minilm-l6-v2"])
+        assert alone["pool"]["removed"] == 0 and len(srv.requests) == asked
