@@ -57,7 +57,8 @@ def evolution_tab(store: Store, stats: dict) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="instruct-loop console", layout="wide")
-    store = get_store(load_config(_home_arg()).db_url)
+    cfg = load_config(_home_arg())
+    store = get_store(cfg.db_url)
     stats = collect(store)
     st.title("instruct-loop console")
     conv = stats["conversations"]
@@ -86,13 +87,15 @@ def main() -> None:
         if stats["tags"]["total"]:
             from tools.taxonomy_view import taxonomy_view
 
-            view = taxonomy_view(store, top=12)
+            view = taxonomy_view(store, top=12, graph_lang=cfg.taxonomy.graph_lang)
             st.write(f"canonical tags: {view['canonical']} · aliases: {view['aliases_total']} · noise: "
                      f"{view['noise']} · graph: {view['graph']['nodes']} nodes, {view['graph']['edges']} edges")
             if view["power_law"]:
                 fit = view["power_law"]
-                st.write(f"degree power law: gamma {fit['gamma']} (d_min {fit['d_min']}, KS {fit['ks_distance']}), "
-                         f"log-log slope {fit['loglog_slope']} (R² {fit['loglog_r2']})")
+                st.write(f"degree power law ({view['graph']['lang']} tags): gamma {fit['gamma']:.2f} ± "
+                         f"{fit['sigma']:.2f} (x_min {fit['x_min']}, KS {fit['ks_distance']:.3f}, {fit['n_tail']} of "
+                         f"{fit['n_nodes']} nodes in the tail); the data favour {fit['favoured']} "
+                         f"(p {fit['p_value']:.3g}); log-log slope {fit['loglog_slope']:.2f}")
             st.dataframe(pd.DataFrame([{"domain": d["name"], "conversations": d["conversations"], "tags": d["n_tags"],
                                         "top tags": ", ".join(t["name"] + (f" / {t['zh']}" if t["zh"] else "")
                                                               for t in d["tags"])} for d in view["domains"]]),

@@ -1,4 +1,5 @@
-"""begin_round: opens a round in the store and advances the thread's loop counter."""
+"""begin_round: opens a round in the store and advances the thread's loop counter. Opening it first closes any
+round a killed process left ``running`` as ``interrupted``, with a decision (state/rounds.py)."""
 from __future__ import annotations
 
 from typing import Any

@@ -9,6 +9,7 @@ from agents.resources import resources
 from agents.state import IloopState
 from state import metrics as metric_repo, rounds
 from state.stats import collect
+from tools.powerlaw import fit_metrics
 
 
 def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total: int) -> dict[str, float]:
@@ -29,20 +30,22 @@ def round_metrics(stats: dict[str, Any], new: int, embedded: int, vectors_total:
     return metrics
 
 
+def graph_metrics(taxonomy: dict[str, Any]) -> dict[str, float]:
+    """The taxonomist's graph figures: size, and the power-law fit of one language's degrees with its verdict
+    against a lognormal and an exponential (R and p of each), so a round's gamma is never read without them."""
+    return {"graph_nodes": taxonomy.get("graph_nodes", 0), "graph_edges": taxonomy.get("graph_edges", 0),
+            **fit_metrics(taxonomy.get("power_law"))}
+
+
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     round_ = state.get("db_round", 0)
     vectors_total = res.vectors.count(res.conversations)
     metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
                             vectors_total)
-    taxonomy = state.get("taxonomy") or {}
-    metrics.update({"graph_nodes": taxonomy.get("graph_nodes", 0), "graph_edges": taxonomy.get("graph_edges", 0)})
+    metrics.update(graph_metrics(state.get("taxonomy") or {}))
     metrics.update((state.get("seeds") or {}).get("metrics") or {})
     metrics.update((state.get("evolution") or {}).get("metrics") or {})
-    fit = taxonomy.get("power_law")
-    if fit:
-        metrics.update({"powerlaw_gamma": fit["gamma"], "powerlaw_ks": fit["ks_distance"],
-                        "powerlaw_loglog_r2": fit["loglog_r2"]})
     metric_repo.record_metrics(res.store, round_, metrics)
     rounds.finish_round(res.store, round_, "done", {"metrics": metrics})
     # Growth is the larger of dataset growth and coverage growth (new canonical tags): a round that only tags

@@ -1,5 +1,6 @@
-"""taxonomist: normalises the tags (Chinese ones through their aligned English tags), induces domains once and maps
-new canonical tags, then saves the round's co-occurrence graph with its power-law fit (tools/taxonomy.py)."""
+"""taxonomist: normalises the tags (Chinese ones through their aligned English tags), induces domains (again when
+the tagged pool has grown by taxonomy.reinduce_growth, ids kept by tag overlap) and maps new canonical tags, then
+saves the round's co-occurrence graph with its power-law fit (tools/taxonomy.py, tools/domain_growth.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,4 +24,6 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
                          f"zh {norm['zh'].get('canonical', 0)} / {norm['zh'].get('tags', 0)}", report)
     return {"taxonomy": {"canonical_en": norm["en"].get("canonical", 0), "canonical_zh": norm["zh"].get("canonical", 0),
                          "graph_nodes": report["graph"]["nodes"], "graph_edges": report["graph"]["edges"],
-                         "power_law": report["graph"]["power_law"]}}
+                         "power_law": report["graph"]["power_law"],
+                         "domain_other_share": (report.get("other") or {}).get("share"),
+                         "reinduced": bool((report.get("domains") or {}).get("reinduced"))}}

@@ -51,9 +51,13 @@ def tag(limit: Optional[int] = typer.Option(None, help="Conversations to tag now
 def taxonomy(as_json: bool = typer.Option(False, "--json", help="Machine-readable."),
              top: int = typer.Option(15, help="Tags shown per domain.")) -> None:
     """Domains with their tags, aliases, English-Chinese alignment and the co-occurrence power-law fit."""
+    from state.domains import other_share
     from tools.taxonomy_view import taxonomy_view
 
-    data = taxonomy_view(resources().store, top)
+    res = resources()
+    store = res.store
+    data = taxonomy_view(store, top, graph_lang=res.config.taxonomy.graph_lang)
+    data["other_share"] = other_share(store)  # canonical tags in "other", of those with a domain
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
@@ -62,7 +66,20 @@ def taxonomy(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
         t.add_row(d["name"], str(d["conversations"]), ", ".join(
             f"{x['name']}" + (f" / {x['zh']}" if x.get("zh") else "") for x in d["tags"][:top]))
     out.print(t)
+    o = data["other_share"]
+    out.print(f"other: {o['other']} of {o['mapped']} mapped canonical tags ({o['share']:.0%}); "
+              f"{o['unmapped']} not mapped yet")
     out.print(f"aliases: {data['aliases_total']} (showing {len(data['aliases'])}); noise tags: {data['noise']}")
     for a in data["aliases"][:10]:
         out.print(f"  {a['alias']} -> {a['canonical']} ({a['method']}, sim {a['similarity']}, round {a['round']})")
-    out.print(f"power law: {data['power_law']}")
+    out.print(power_law_line(data["power_law"]))
+
+
+def power_law_line(fit: dict | None) -> str:
+    """The fit with its verdict: a gamma is only worth reading beside the comparisons that could reject it."""
+    if not fit:
+        return "power law: no fit (too few tags with co-occurring tags)"
+    comps = ", ".join(f"vs {alt} R {c['ratio']:+.2f} (p {c['p_value']:.2g})" for alt, c in fit["comparisons"].items())
+    return (f"degree power law: gamma {fit['gamma']} +- {fit['sigma']} from degree {fit['x_min']} "
+            f"({fit['n_tail']} of {fit['n_nodes']} tags, KS {fit['ks_distance']}); {comps}: the data favour "
+            f"{fit['favoured'].replace('_', ' ')} (p {fit['p_value']:.2g})")

@@ -1,7 +1,10 @@
 """The tag co-occurrence graph, built from SQL and saved per round (node-link JSON) so any round can be reloaded.
 
-Nodes are canonical tags (attributes: name, lang, frequency, domain); an edge joins two tags assigned to the same
-conversation, weighted by how many conversations they share.
+Nodes are canonical tags (attributes: name, lang, frequency, domain), noise tags excluded; an edge joins two tags
+assigned to the same conversation, weighted by how many conversations they share, so a tag's degree is the number
+of distinct tags it co-occurs with. Edges never cross languages: the tagger gives every conversation the same tags in
+English and Chinese, so a mixed graph would link each tag to its own translation and to every tag of the other
+list, roughly doubling degrees and making the exponent incomparable with the report's (one vocabulary) Figure 15.
 """
 from __future__ import annotations
 
@@ -16,19 +19,33 @@ import sqlalchemy as sa
 from state.db import Store
 from state.models import ConversationTag, Domain, Tag
 
+NOISE = "noise"
 
-def cooccurrence_from_store(store: Store) -> nx.Graph:
+
+def cooccurrence_from_store(store: Store, lang: str | None = "en") -> nx.Graph:
+    """The graph of one language's canonical tags; ``lang=None``: every language, each its own graph side by side
+    (one file for the coverage analyst, still no edge between languages)."""
     t, ct, d = Tag.__table__, ConversationTag.__table__, Domain.__table__
-    canon = sa.func.coalesce(t.c.canonical_id, t.c.id)
+    c = t.alias("c")  # the canonical tag an assigned tag (itself or an alias) resolves to
+    keep = [c.c.canonical_id.is_(None), c.c.status != NOISE] + ([c.c.lang == lang] if lang else [])
     with store.engine.connect() as conn:
         names = {row.id: row for row in conn.execute(
-            sa.select(t.c.id, t.c.name, t.c.lang, d.c.name.label("domain"))
-            .select_from(t.outerjoin(d, t.c.domain_id == d.c.id)).where(t.c.canonical_id.is_(None)))}
-        per_conv: dict[int, set[int]] = defaultdict(set)
-        for conv_id, tag_id in conn.execute(sa.select(ct.c.conversation_id, canon.label("c"))
-                                            .select_from(ct.join(t, ct.c.tag_id == t.c.id))):
-            per_conv[conv_id].add(tag_id)
-    return graph_from_assignments(per_conv.values(), {i: (r.name, r.lang, r.domain) for i, r in names.items()})
+            sa.select(c.c.id, c.c.name, c.c.lang, d.c.name.label("domain"))
+            .select_from(c.outerjoin(d, c.c.domain_id == d.c.id)).where(*keep))}
+        per_conv: dict[tuple[int, str], set[int]] = defaultdict(set)
+        for conv_id, tag_id, tag_lang in conn.execute(
+                sa.select(ct.c.conversation_id, c.c.id, c.c.lang)
+                .select_from(ct.join(t, ct.c.tag_id == t.c.id)
+                             .join(c, c.c.id == sa.func.coalesce(t.c.canonical_id, t.c.id))).where(*keep)):
+            per_conv[conv_id, tag_lang].add(tag_id)
+    g = graph_from_assignments(per_conv.values(), {i: (r.name, r.lang, r.domain) for i, r in names.items()})
+    g.graph["lang"] = lang or "all"
+    return g
+
+
+def degrees(g: nx.Graph, lang: str | None = None) -> list[int]:
+    """Degrees (distinct co-occurring tags) of the nodes of one language, or of all."""
+    return [deg for node, deg in g.degree() if lang is None or g.nodes[node].get("lang") == lang]
 
 
 def graph_from_assignments(assignments, attrs: dict[int, tuple[str, str, str | None]] | None = None) -> nx.Graph:

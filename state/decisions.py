@@ -53,6 +53,12 @@ class Action(str, Enum):
     EVOLVE = "evolve"
     REJECT_EVOLUTION = "reject_evolution"
     STOP = "stop"
+    INTERRUPT = "interrupt"  # a round left running by a killed process
+    ADD_DOMAIN = "add_domain"  # a re-induced domain that matches no existing one
+    MERGE_DOMAINS = "merge_domains"  # several existing domains fell into one re-induced domain
+    SPLIT_DOMAIN = "split_domain"  # one existing domain's tags spread over several re-induced domains
+    RETIRE_DOMAIN = "retire_domain"  # an existing domain no re-induced domain matches
+    REMAP = "remap"  # which tags a re-induction sends back to the mapper
 
 
 @dataclass

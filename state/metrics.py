@@ -9,6 +9,14 @@ from state.db import Store
 from state.models import Metric, utcnow
 
 
+# The graph figures the measure node writes each round (agents/measure.graph_metrics): the co-occurrence graph's
+# size and the power-law fit of one language's degrees with both likelihood-ratio comparisons, so `iloop stats`
+# never shows a gamma without the test that could reject it.
+GRAPH_METRICS = ("graph_nodes", "graph_edges", "powerlaw_gamma", "powerlaw_x_min", "powerlaw_ks", "powerlaw_n_tail",
+                 "powerlaw_n_nodes", "powerlaw_favoured", "powerlaw_vs_lognormal_r", "powerlaw_vs_lognormal_p",
+                 "powerlaw_vs_exponential_r", "powerlaw_vs_exponential_p", "powerlaw_loglog_r2")
+
+
 def record_metrics(store: Store, round_: int, values: dict[str, float]) -> None:
     if values:
         now = utcnow()

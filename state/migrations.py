@@ -243,8 +243,24 @@ def _m5_evolution(op: Operations) -> None:
     op.create_index("ix_leaks_round", "leaks", ["round"])
 
 
+def _m6_domain_growth(op: Operations) -> None:
+    """Version 6: domains can be retired by a re-induction; each induction's pool size and K."""
+    with op.batch_alter_table("domains") as batch:
+        batch.add_column(sa.Column("status", sa.String(16), nullable=False, server_default="active"))
+        batch.add_column(sa.Column("round_retired", sa.Integer, nullable=True))
+    op.create_table(
+        "domain_inductions", _id(),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("tagged", sa.Integer, nullable=False),
+        sa.Column("top_k", sa.Integer, nullable=False),
+        sa.Column("n_domains", sa.Integer, nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds,
-                                                  _m5_evolution]
+                                                  _m5_evolution, _m6_domain_growth]
 HEAD = len(MIGRATIONS)
 
 

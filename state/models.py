@@ -70,7 +70,7 @@ class TagMerge(SQLModel, table=True):
     round: int
     from_tag_id: int = Field(foreign_key="tags.id", index=True)
     to_tag_id: int = Field(foreign_key="tags.id")
-    method: str = Field(max_length=16)  # threshold | dbscan
+    method: str = Field(max_length=16)  # threshold | alignment | dbscan
     similarity: float = 0.0
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -95,6 +95,20 @@ class Domain(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     round_created: int = 0
+    status: str = Field(default="active", max_length=16)  # active | retired (a re-induction matched it to none)
+    round_retired: Optional[int] = None
+
+
+class DomainInduction(SQLModel, table=True):
+    """One row per (re-)induction of the domain list: the pool size and K it saw decide when to re-induce."""
+    __tablename__ = "domain_inductions"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    round: int
+    tagged: int  # tagged conversations when induced
+    top_k: int  # canonical tags shown to the LLM
+    n_domains: int = 0
+    method: str = Field(default="", max_length=16)  # direct | cluster
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Round(SQLModel, table=True):
@@ -102,7 +116,7 @@ class Round(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     number: int = Field(index=True)
     thread_id: str = Field(max_length=100)
-    status: str = Field(default="running", max_length=16)  # running | done | failed
+    status: str = Field(default="running", max_length=16)  # running | done | failed | interrupted
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = None
     summary: str = Field(default="{}", sa_column=Column(Text, nullable=False))
@@ -251,6 +265,6 @@ class Leak(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, Tag, TagMerge, TagAlignment, ConversationTag,
-                                    Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage, LossScore, Seed,
-                                    Candidate, LeakCheck, Leak)]
+ALL_TABLES = [m.__table__ for m in (Conversation, IngestedFile, Domain, DomainInduction, Tag, TagMerge, TagAlignment,
+                                    ConversationTag, Round, Decision, Metric, SteeringPriority, LLMCall, TokenUsage,
+                                    LossScore, Seed, Candidate, LeakCheck, Leak)]

@@ -1,22 +1,86 @@
-"""Rounds: one row per round of the loop (or stage command), with its status and summary."""
+"""Rounds: one row per round of the loop (or stage command), with its status and summary.
+
+A round is ``running`` from its start until ``finish_round``; a process killed in between leaves it so. Each
+start therefore first closes the stale ones: a ``running`` round becomes ``interrupted`` (with a decision) unless
+the process that opened it is still alive on this machine (a loop and a stage command may share a home). The
+owner is kept in the summary until the round finishes, so no column is needed.
+"""
 from __future__ import annotations
 
 import json
+import os
+import socket
 from typing import Any
 
 import sqlalchemy as sa
 
+from state import decisions
 from state.db import Store
+from state.decisions import Action, DecisionRow, Node
 from state.models import Round, utcnow
 
 
+def _owner() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _still_owned(summary: str) -> bool:
+    """True when the round's opener is another process that is still alive on this host."""
+    try:
+        owner = json.loads(summary or "{}")
+    except ValueError:
+        return False
+    pid = owner.get("pid") if isinstance(owner, dict) else None
+    if not isinstance(pid, int) or owner.get("host") != socket.gethostname() or pid == os.getpid():
+        return False
+    return _alive(pid)
+
+
+def interrupt_stale(store: Store, by_round: int) -> list[int]:
+    """Mark every ``running`` round whose process is gone as ``interrupted``; a decision per round, recorded
+    under ``by_round`` (the round being opened). Returns their numbers."""
+    t = Round.__table__
+    with store.engine.begin() as conn:
+        rows = conn.execute(sa.select(t.c.number, t.c.thread_id, t.c.started_at, t.c.summary)
+                            .where(t.c.status == "running", t.c.number != by_round)).all()
+        stale = [r for r in rows if not _still_owned(r.summary)]
+        for r in stale:
+            conn.execute(sa.update(t).where(t.c.number == r.number, t.c.status == "running").values(
+                status="interrupted", finished_at=utcnow(),
+                summary=json.dumps({"interrupted": True, "owner": _json(r.summary)})))
+    decisions.record(store, [DecisionRow(by_round, Node.BEGIN_ROUND, f"round:{r.number}", Action.INTERRUPT,
+                                         f"round {r.number} of thread {r.thread_id} was still running when round "
+                                         f"{by_round} started: its process is gone",
+                                         {"thread_id": r.thread_id, "started_at": str(r.started_at),
+                                          "owner": _json(r.summary)}) for r in stale])
+    return [r.number for r in stale]
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return text
+
+
 def start_round(store: Store, thread_id: str) -> int:
-    """Open the next round; returns its store-wide number."""
+    """Open the next round (after closing stale ``running`` ones); returns its store-wide number."""
     t = Round.__table__
     with store.engine.begin() as conn:
         last = conn.execute(sa.select(sa.func.max(t.c.number))).scalar() or 0
         conn.execute(sa.insert(t).values(number=last + 1, thread_id=thread_id, status="running",
-                                         started_at=utcnow(), summary="{}"))
+                                         started_at=utcnow(), summary=json.dumps(_owner())))
+    interrupt_stale(store, last + 1)
     return last + 1
 
 

@@ -17,7 +17,7 @@ from state.models import Conversation, Domain, Round
 from state.tags import status_counts, tagged_count
 
 STATS_SCHEMA_VERSION = 1
-GRAPH_METRICS = ("graph_nodes", "graph_edges", "powerlaw_gamma", "powerlaw_ks", "powerlaw_loglog_r2")
+GRAPH_METRICS = metrics.GRAPH_METRICS  # one list: what measure writes is what stats shows
 
 
 def evolution_figures(store: Store) -> dict[str, Any]:
@@ -53,7 +53,9 @@ def tag_figures(store: Store) -> dict[str, Any]:
 
 def collect(store: Store) -> dict[str, Any]:
     with store.engine.connect() as conn:
-        n_domains = conn.execute(sa.select(sa.func.count()).select_from(Domain.__table__)).scalar() or 0
+        # retired domains (a re-induction matched them to none) keep their rows for lineage but are not counted
+        n_domains = conn.execute(sa.select(sa.func.count()).select_from(Domain.__table__)
+                                 .where(Domain.__table__.c.status == "active")).scalar() or 0
         rounds = conn.execute(sa.select(Round.__table__.c.number, Round.__table__.c.status)
                               .order_by(Round.__table__.c.number)).all()
     by_node = decisions.counts_by_node(store)

@@ -80,3 +80,23 @@ def test_console_shows_evolutions_with_their_seed_and_leaks_and_checks_operation
     [t for t in at.text_input if t.label.startswith("key")][0].input("shorten")
     at.button[0].click().run()
     assert any("unknown operation" in e.value for e in at.error)
+
+
+def test_console_shows_the_power_law_fit_of_the_english_graph(config, store, tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.setenv("ILOOP_HOME", str(config.home))
+    Importer(store, tmp_path / "r").ingest_file(
+        write_jsonl(tmp_path / "p.jsonl", [chat(f"question {k}") for k in range(60)]), "p")
+    from state.tags import link_tags, tag_ids
+    names = [f"skill {k}" for k in range(40)]
+    ids = tag_ids(store, names, "en")
+    rng = random.Random(0)  # a hub-and-spoke graph: the first tags appear far more often
+    link_tags(store, [(c, ids[n]) for c in range(1, 61)
+                      for n in {names[min(int(rng.paretovariate(1.2)) - 1, 39)] for _ in range(4)}])
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE tags SET status='canonical', frequency=1"))
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "degree power law (en tags): gamma" in text and "the data favour" in text

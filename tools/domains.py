@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from state.domains import OTHER
 from tools.llm_parse import ParseError, parse_json_object
@@ -44,32 +45,123 @@ def parse_induce(text: str, max_domains: int, min_domains: int = 2) -> list[dict
     return out
 
 
-def parse_map(text: str, tags: list[str], domain_names: list[str]) -> dict[str, str]:
+_LEAD_NUMBER = re.compile(r"^\s*(?:category|tag|#)?\s*(\d+)\b")
+
+
+def _number(value: object) -> int | None:
+    """2, 2.0, "2", "2. mathematics", "category 2", [2] -> 2; anything else None."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return int(value)
+    if isinstance(value, str):
+        m = _LEAD_NUMBER.match(value.strip().lower())
+        return int(m.group(1)) if m else None
+    return None
+
+
+def _category(value: object, domain_names: list[str]) -> str | None:
+    """The listed category a reply value names: by number (0 = other), else by name (exact, or the one listed name
+    it contains / is contained in); None when it names none (an invented category)."""
+    k = _number(value)
+    if k is not None:
+        return OTHER if k == 0 else domain_names[k - 1] if 1 <= k <= len(domain_names) else None
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        return None
+    v = re.sub(r"\s+", " ", value.strip().lower())
+    if v == OTHER:
+        return OTHER
+    by_name = {n.lower(): n for n in domain_names}
+    if v in by_name:
+        return by_name[v]
+    near = [n for low, n in by_name.items() if low in v or (len(v) >= 4 and v in low)]
+    return near[0] if len(near) == 1 else None
+
+
+class MapResult(dict):
+    """tag -> domain name for the tags the reply answered ('other' for 0, "other" or an unlisted category, which are
+    counted in ``unknown``); ``left_out``: the tags it did not answer (absent from the dict)."""
+
+    def __init__(self, mapping: dict[str, str], left_out: list[str], unknown: list[str]) -> None:
+        super().__init__(mapping)
+        self.left_out, self.unknown = left_out, unknown
+
+
+def parse_map(text: str, tags: list[str], domain_names: list[str]) -> MapResult:
     """tag -> domain name. The reply numbers tags and categories ({"3": 2}), which costs a small model a quarter of
-    the tokens of repeating names; names are accepted too. Tags left out or given an unknown category map to
-    'other' (the caller counts them)."""
+    the tokens of repeating names; names, "3. name" keys and values are accepted too. A tag the reply leaves out
+    is not 'other' (it was not judged): it stays unmapped and the caller asks again. 0, "other" and an unlisted
+    (invented) category put the tag in 'other'; the invented ones are counted apart."""
     obj = parse_json_object(text)
     mapping = obj.get("mapping", obj)
     if not isinstance(mapping, dict):
         raise ParseError('expected {"<tag number>": <category number>}')
-    by_name = {n.lower(): n for n in domain_names}
     by_tag = {t.strip().lower(): t for t in tags}
-    out = {tag: OTHER for tag in tags}
+    out: dict[str, str] = {}
+    unknown: list[str] = []
     for key, value in mapping.items():
         key_s = str(key).strip()
-        tag = tags[int(key_s) - 1] if key_s.isdigit() and 1 <= int(key_s) <= len(tags) else by_tag.get(key_s.lower())
-        if tag is None:
+        k = _number(key_s)
+        tag = tags[k - 1] if k is not None and 1 <= k <= len(tags) and not key_s.lower() in by_tag else None
+        tag = tag or by_tag.get(key_s.lower()) or by_tag.get(re.sub(r"^\s*\d+[.):]\s*", "", key_s).lower())
+        if tag is None or tag in out:
             continue
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
-            k = int(value)
-            out[tag] = domain_names[k - 1] if 1 <= k <= len(domain_names) else OTHER
-        elif isinstance(value, str):
-            out[tag] = by_name.get(value.strip().lower(), OTHER)
-    if all(v == OTHER for v in out.values()) and len(tags) > 1:
+        domain = _category(value, domain_names)
+        if domain is None:
+            unknown.append(tag)
+        out[tag] = domain or OTHER
+    if not any(v != OTHER for v in out.values()) and len(tags) > 1:
         raise ParseError("no tag was given a listed category; answer with the numbers of the categories")
-    return out
+    return MapResult(out, [t for t in tags if t not in out], unknown)
+
+
+@dataclass
+class DomainMatch:
+    """How a re-induced domain list relates to the existing one, judged on the tags both mappings placed."""
+
+    kept: dict[str, str] = field(default_factory=dict)  # new name -> old name (the old id lives on)
+    added: list[str] = field(default_factory=list)  # new domains that match no old one
+    retired: list[str] = field(default_factory=list)  # old domains that match no new one
+    merges: dict[str, list[str]] = field(default_factory=dict)  # new name -> the old domains it absorbed (>= 2)
+    splits: dict[str, list[str]] = field(default_factory=dict)  # old name -> the new domains its tags went to (>= 2)
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def match_domains(old: dict[str, set], new: dict[str, set], min_jaccard: float = 0.25, share: float = 0.5
+                  ) -> DomainMatch:
+    """Pair old and new domains by the overlap of their tags: the same name pairs first, then greedily the pairs of
+    highest Jaccard similarity (at least ``min_jaccard``), one to one. A new domain holding at least ``share`` of
+    each of two or more old domains' tags is a merge of them; an old domain of which two or more new domains are
+    made (each at least ``share`` of its tags from it) is split. Unpaired new ones are added, unpaired old ones
+    retired: so a merge retires all but one old domain and a split adds all but one new one."""
+    m = DomainMatch()
+    for name in new:
+        if name in old:
+            m.kept[name] = name
+    pairs = sorted(((jaccard(o_tags, n_tags), o, n) for o, o_tags in old.items() for n, n_tags in new.items()),
+                   key=lambda x: (-x[0], x[1], x[2]))
+    for j, o, n in pairs:
+        if j >= min_jaccard and n not in m.kept and o not in m.kept.values():
+            m.kept[n] = o
+    for n, n_tags in new.items():
+        absorbed = sorted(o for o, o_tags in old.items() if o_tags and len(o_tags & n_tags) / len(o_tags) >= share)
+        if len(absorbed) >= 2:
+            m.merges[n] = absorbed
+    for o, o_tags in old.items():
+        parts = sorted(n for n, n_tags in new.items() if n_tags and len(o_tags & n_tags) / len(n_tags) >= share
+                       and len(o_tags & n_tags) >= 2)
+        if len(parts) >= 2:
+            m.splits[o] = parts
+    m.added = [n for n in new if n not in m.kept]
+    m.retired = [o for o in old if o not in m.kept.values()]
+    return m
 
 
 def scaled_top_k(tagged: int, paper_pool: int, override: int = 0) -> int:

@@ -31,6 +31,9 @@ def tag_conversations(store: Store, llm: LLM, s: TaggingSettings, ids: list[int]
                                             result.error, {"reply": result.text[:500]}))
                 continue
             counts["tagged"] += 1
+            # tags the parser dropped from an otherwise valid reply (named entities, too long, ...), by reason
+            for reason, n in result.value.get("dropped", {}).items():
+                counts[f"dropped_{reason}"] = counts.get(f"dropped_{reason}", 0) + n
             lang_ids: dict[str, list[int]] = {}
             for lang in ("en", "zh"):
                 names = result.value[lang]

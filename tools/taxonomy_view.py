@@ -10,7 +10,7 @@ from state.tags import canonical_alignment, recent_merges, status_counts
 from tools.powerlaw import fit_degrees
 
 
-def taxonomy_view(store: Store, top: int = 15, aliases: int = 50) -> dict:
+def taxonomy_view(store: Store, top: int = 15, aliases: int = 50, graph_lang: str = "en") -> dict:
     canon = canonical_by_domain(store)
     names = {tid: name for tid, name, *_ in canon}
     best_zh: dict[int, tuple[str, int]] = {}
@@ -28,12 +28,12 @@ def taxonomy_view(store: Store, top: int = 15, aliases: int = 50) -> dict:
     if per_domain.get(None):
         out_domains.append({"name": "(unmapped)", "description": "", "conversations": 0,
                             "tags": per_domain[None][:top], "n_tags": len(per_domain[None])})
-    graph = cooccurrence_from_store(store)
+    graph = cooccurrence_from_store(store, lang=graph_lang)  # the fitted graph is one language's (docs/taxonomy.md)
     fit = fit_degrees([deg for _, deg in graph.degree()])
     return {"domains": out_domains, "canonical": {"en": sum(c[2] == "en" for c in canon),
                                                   "zh": sum(c[2] == "zh" for c in canon)},
             "aliases_total": sum(n for (_, st), n in by_status.items() if st == "alias"),
             "aliases": recent_merges(store, aliases),
             "noise": sum(n for (_, st), n in by_status.items() if st == "noise"),
-            "graph": {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()},
+            "graph": {"lang": graph_lang, "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()},
             "power_law": fit.as_dict() if fit else None}

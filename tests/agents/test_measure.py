@@ -21,3 +21,30 @@ def test_round_metrics_shares_and_growth():
     m = round_metrics(stats, new=2, embedded=2, vectors_total=10)
     assert m["growth"] == 2 / 8 and m["multi_turn_share"] == 0.4 and m["lang_share_zh"] == 0.4
     assert m["origin_evolved"] == 1 and m["tagged_share"] == 0.5 and m["domains"] == 3
+
+
+def test_graph_metrics_carry_the_fit_and_its_verdict():
+    import numpy as np
+
+    from agents.measure import graph_metrics
+    from tools.powerlaw import fit_degrees
+
+    fit = fit_degrees(np.random.default_rng(2).geometric(0.1, 4000)).as_dict()
+    m = graph_metrics({"graph_nodes": 40, "graph_edges": 90, "power_law": fit})
+    assert m["graph_nodes"] == 40 and m["powerlaw_gamma"] == fit["gamma"] and m["powerlaw_x_min"] == fit["x_min"]
+    # an exponential sample: the round says so, not just "gamma = 3"
+    assert m["powerlaw_favoured"] == 0.0 and m["powerlaw_vs_exponential_r"] < 0
+    assert m["powerlaw_vs_exponential_p"] < 0.01
+    assert graph_metrics({}) == {"graph_nodes": 0, "graph_edges": 0}
+
+
+def test_every_graph_metric_is_one_stats_shows():
+    import numpy as np
+
+    from agents.measure import graph_metrics
+    from state.metrics import GRAPH_METRICS
+    from tools.powerlaw import fit_degrees
+
+    m = graph_metrics({"graph_nodes": 1, "graph_edges": 1,
+                       "power_law": fit_degrees(np.random.default_rng(1).zipf(2.5, 2000)).as_dict()})
+    assert set(m) == set(GRAPH_METRICS)

@@ -39,3 +39,39 @@ def test_a_forced_reread_replaces_the_file_bookkeeping(store):
     ingested_files.record_file(store, "/a.jsonl", "pool", "fp", 10, 0, {"duplicate": 10}, 2)
     assert ingested_files.already_ingested(store, "fp", "pool")
     assert ingested_files.figures(store) == {"files": 1, "records": 10, "kept": 0, "outcomes": {"duplicate": 10}}
+
+
+def test_a_round_left_running_by_a_killed_process_is_interrupted_at_the_next_start(store):
+    import json
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from state import decisions
+    from state.decisions import Action, Node
+    from state.models import Round
+
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()  # its pid is gone: the process that opened round 1 "was killed"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        t = Round.__table__
+        host = rounds.socket.gethostname()
+        with store.engine.begin() as conn:  # round 1 opened by the dead process, round 2 by a live one
+            for number, thread, pid in ((1, "loop", killed.pid), (2, "other", alive.pid)):
+                conn.execute(sa.insert(t).values(number=number, thread_id=thread, status="running",
+                                                 summary=json.dumps({"pid": pid, "host": host})))
+        assert rounds.start_round(store, "next") == 3
+        status = {r["number"]: r["status"] for r in rounds.all_rounds(store)}
+        assert status == {1: "interrupted", 2: "running", 3: "running"}
+        assert decisions.count(store, Node.BEGIN_ROUND, Action.INTERRUPT) == 1
+        (ev,) = decisions.evidence_of(store, Node.BEGIN_ROUND, Action.INTERRUPT)
+        assert ev["thread_id"] == "loop" and ev["owner"]["pid"] == killed.pid
+    finally:
+        alive.kill()
+        alive.wait()
+    rounds.start_round(store, "after")  # now round 2's process is gone too; round 3 is this process's own
+    status = {r["number"]: r["status"] for r in rounds.all_rounds(store)}
+    assert status == {1: "interrupted", 2: "interrupted", 3: "interrupted", 4: "running"}
+    assert decisions.count(store, Node.BEGIN_ROUND, Action.INTERRUPT) == 3

@@ -34,17 +34,29 @@ def test_induce_rejects_bad_lists(reply, match):
         INDUCE.parse_output(reply, [])
 
 
-def test_map_reads_numbers_and_names_and_sends_the_rest_to_other():
+def test_map_reads_numbers_and_names_and_leaves_unanswered_tags_unmapped():
     two = [{"name": "software development", "description": "Code."}, *MATH]
     got = MapTagsTask("tagger", two).parse_output('{"1": 2, "2": "1", "3": 0, "9": 1}',
                                                   ["calculus", "python programming", "poetry", "cooking"])
-    assert got == {"calculus": "mathematics", "python programming": "software development", "poetry": "other",
-                   "cooking": "other"}
+    # "cooking" was not answered: not judged, so not "other" (it used to be, which filled "other" on the demo)
+    assert got == {"calculus": "mathematics", "python programming": "software development", "poetry": "other"}
+    assert got.left_out == ["cooking"] and got.unknown == []
     got = MapTagsTask("tagger", two).parse_output(
         '{"mapping": {"Python Programming": "software development", "calculus": "Mathematics", "poetry": "arts"}}',
         ["python programming", "calculus", "poetry", "cooking"])
-    assert got == {"python programming": "software development", "calculus": "mathematics", "poetry": "other",
-                   "cooking": "other"}
+    assert got == {"python programming": "software development", "calculus": "mathematics", "poetry": "other"}
+    assert got.unknown == ["poetry"] and got.left_out == ["cooking"]
+
+
+@pytest.mark.parametrize("reply", [
+    '{"1": "2. mathematics", "2": [1], "3": "category 2"}',
+    '{"1. python programming": 2, "2. debugging": "1", "3. calculus": 2}',
+    '{"python programming": "mathematics (2)", "debugging": "Software Development", "calculus": "math"}',
+])
+def test_map_accepts_the_shapes_small_models_answer_in(reply):
+    two = [{"name": "software development", "description": "Code."}, *MATH]
+    got = MapTagsTask("tagger", two).parse_output(reply, ["python programming", "debugging", "calculus"])
+    assert got["debugging"] == "software development" and got["calculus"] == "mathematics"
     with pytest.raises(ParseError, match="no tag was given"):
         MapTagsTask("tagger", MATH).parse_output('{"mapping": {"a": "zzz", "b": "yyy"}}', ["a", "b"])
 
@@ -68,3 +80,17 @@ def test_scaling_and_clusters():
     v = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=float)
     labels = cluster_tags(v / np.linalg.norm(v, axis=1, keepdims=True), 2)
     assert labels[0] == labels[1] != labels[2] == labels[3]
+
+
+def test_match_domains_pairs_by_overlap_and_names_merges_and_splits():
+    from tools.domains import match_domains
+    old = {"coding": {1, 2, 3, 4}, "food": {5, 6, 7, 8}, "music": {9, 10}, "law": {11, 12}}
+    new = {"software": {1, 2, 3}, "cooking": {5, 6}, "baking": {7, 8}, "arts": {9, 10, 11, 12}, "sports": {13}}
+    m = match_domains(old, new)
+    assert m.kept["software"] == "coding" and m.kept["baking"] == "food" and "cooking" in m.added  # ties: by name
+    assert m.splits == {"food": ["baking", "cooking"]} and m.merges == {"arts": ["law", "music"]}
+    assert m.kept["arts"] in ("law", "music") and len(m.retired) == 1 and "sports" in m.added
+    # the same name pairs whatever the overlap; nothing in common pairs nothing
+    assert match_domains({"maths": {1}}, {"maths": {2}}).kept == {"maths": "maths"}
+    m = match_domains({"maths": {1, 2}}, {"history": {3, 4}})
+    assert m.kept == {} and m.added == ["history"] and m.retired == ["maths"]

@@ -14,7 +14,7 @@ MINILM = load_config(env={}).taxonomy.thresholds["minilm-l6-v2"]
 @pytest.fixture(scope="module")
 def embed(assets):
     from settings import EmbeddingSettings
-    e = Embedder(EmbeddingSettings(), assets)
+    e = Embedder(EmbeddingSettings(model="minilm-l6-v2"), assets)  # MINILM's thresholds were measured on it
     return e.encode
 
 
@@ -61,14 +61,29 @@ def test_synonyms_merge_and_non_synonyms_stay(store, embed):
     assert {m[3] for m in rep.sample_merges} == {"threshold", "dbscan"}
 
 
-def test_paper_thresholds_over_merge_with_minilm(store, embed):
-    # The BGE-tuned eps 0.47 merges distinct skills (cosine 0.64) with MiniLM: why the setting is per model.
+def test_paper_eps_is_a_euclidean_distance_not_a_cosine_distance(store):
+    import numpy as np
+
+    # Unit vectors at known cosines to "top": 0.90 (chord 0.447 < 0.47) and 0.80 (chord 0.632 > 0.47, but cosine
+    # distance 0.20 < 0.47). The report's eps 0.47 is scikit-learn's default Euclidean metric on normalised vectors:
+    # cosine >= 0.89, a step below the 0.91 merge; read as a cosine distance it would take anything >= 0.53.
+    vec = {"top": (1.0, 0.0, 0.0), "near": (0.9, float(np.sqrt(1 - 0.81)), 0.0), "far": (0.8, 0.0, -0.6)}
+    add_conversations(store, [["top"]] * 3 + [["near"], ["far"]])
+    embed = lambda batch: np.array([vec[n] for n in batch], dtype=np.float32)
+    rep = normalize_language(store, "en", embed, NormalizationThresholds(), min_freq=1, round_=1)
+    st = state(store)
+    assert st["near"][:2] == ("alias", "top") and st["far"][0] == "canonical"
+    assert rep.dbscan_merges == 1 and rep.threshold_merges == 0
+
+
+def test_paper_eps_keeps_distinct_skills_apart_with_minilm(store, embed):
+    # Read as a cosine distance, eps 0.47 merged baking into cooking (cosine 0.64) with MiniLM; as the report's
+    # Euclidean distance (cosine >= 0.89) none of these distinct skills merge.
     add_conversations(store, [["python programming"], ["java programming"], ["cooking"], ["cooking"], ["baking"],
                               ["unit conversion"], ["unit testing"]])
     rep = normalize_language(store, "en", embed, NormalizationThresholds(), min_freq=1, round_=1)
-    assert ("baking", "cooking") in [(a, b) for a, b, _, _ in rep.sample_merges]
-    store2_rep = normalize_language(store, "en", embed, MINILM, min_freq=1, round_=2)
-    assert store2_rep.dbscan_merges == 0 and state(store)["baking"][0] == "canonical"
+    assert rep.dbscan_merges == 0 and rep.threshold_merges == 0 and state(store)["baking"][0] == "canonical"
+    assert normalize_language(store, "en", embed, MINILM, min_freq=1, round_=2).dbscan_merges == 0
 
 
 def test_canonical_ids_survive_growth_and_merges_are_recorded(store, embed):
@@ -122,14 +137,41 @@ def test_chinese_tags_merge_through_their_aligned_english_tag(store, embed):
 def test_dbscan_chains_are_cut_two_eps_steps_from_the_top_tag(store):
     import numpy as np
 
-    # Tags on an arc, 36 degrees apart (cosine 0.81 between neighbours): DBSCAN with eps 0.25 chains them all.
+    # Tags on an arc, 36 degrees apart (cosine 0.81 between neighbours): MiniLM's eps 0.707 (cosine >= 0.75)
+    # chains them all.
     names = ["arc a", "arc b", "arc c", "arc d", "arc e"]
     add_conversations(store, [["arc a"]] * 5 + [[n] for n in names[1:]])
     angles = {n: k * np.pi / 5 for k, n in enumerate(names)}
     embed = lambda batch: np.array([[np.cos(angles[n]), np.sin(angles[n])] for n in batch], dtype=np.float32)
     rep = normalize_language(store, "en", embed, MINILM, min_freq=1, round_=1)
     st = state(store)
-    # cos(a, b) = 0.81, cos(a, c) = 0.31 < 1 - 2 * 0.25: only b joins a; c, d, e stay their own tags.
+    # cos(a, b) = 0.81, cos(a, c) = 0.31 < chain_floor(0.707) = 1 - 0.707^2 = 0.5: only b joins a; c, d, e stay.
     assert st["arc b"][:2] == ("alias", "arc a")
     assert all(st[n][0] == "canonical" for n in ("arc c", "arc d", "arc e"))
     assert rep.kept_apart == 3 and rep.largest_cluster == 2
+
+
+def test_chinese_tags_the_embedder_reads_merge_by_embedding_and_by_alignment(store):
+    import numpy as np
+
+    convs = add_conversations(store, [["python programming"]] * 5 + [["cooking"]] * 2)
+    zh_names = ["Python编程"] * 3 + ["用Python编程"] * 2 + ["烹饪", "做饭"]
+    for cid, zh in zip(convs, zh_names):
+        zh_id = tag_ids(store, [zh], "zh")[zh]
+        link_tags(store, [(cid, zh_id)])
+        en = "python programming" if "Python" in zh else "cooking"
+        add_alignments(store, [(tag_ids(store, [en], "en")[en], zh_id)])
+    normalize_language(store, "en", lambda names: np.eye(len(names), dtype=np.float32), MINILM, 1, round_=1)
+    # the two Python tags are orthogonal to the embedder (only their alignment joins them); the two cooking tags
+    # are one vector (the embedding joins them; one pairing each would be too few for the alignment)
+    vec = {"Python编程": [1, 0, 0], "用Python编程": [0, 1, 0], "烹饪": [0, 0, 1], "做饭": [0, 0, 1]}
+    rep = normalize_language(store, "zh", lambda names: np.array([vec[n] for n in names], dtype=np.float32),
+                             MINILM, 1, round_=1)
+    st = state(store)
+    assert st["用Python编程"][:2] == ("alias", "Python编程")
+    assert {st["烹饪"][0], st["做饭"][0]} == {"alias", "canonical"}
+    with store.engine.connect() as conn:
+        methods = dict(conn.execute(sa.text("SELECT t.name, m.method FROM tag_merges m JOIN tags t ON t.id = "
+                                            "m.from_tag_id")).all())
+    assert methods["用Python编程"] == "alignment" and "threshold" in methods.values()
+    assert rep.threshold_merges == 2

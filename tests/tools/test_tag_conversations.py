@@ -19,7 +19,8 @@ def test_parallel_lists_align_by_position_and_unequal_lists_do_not(config, tmp_p
             return json.dumps({"en": ["python programming", "debugging"], "zh": ["Python编程", "调试"]},
                               ensure_ascii=False)
         if "soup" in dialogue:
-            return json.dumps({"en": ["cooking", "recipe writing", "nutrition"], "zh": ["烹饪", "食谱写作"]},
+            return json.dumps({"en": ["cooking", "gordon ramsay", "recipe writing", "nutrition"],
+                               "zh": ["烹饪", "食谱写作"]},
                               ensure_ascii=False)
         return "not json at all"
 
@@ -28,9 +29,10 @@ def test_parallel_lists_align_by_position_and_unequal_lists_do_not(config, tmp_p
             update={"base_url": srv.base_url})}})
         res = Resources(cfg)
         Importer(res.store, tmp_path / "r").ingest_file(
-            write_jsonl(tmp_path / "p.jsonl", [chat("fix my python bug"), chat("a soup recipe"), chat("hm")]))
+            write_jsonl(tmp_path / "p.jsonl", [chat("fix my python bug"), chat("a soup recipe the way Gordon Ramsay makes it"), chat("hm")]))
         counts = tag_conversations(res.store, LLM(cfg, res.store, 1), cfg.tagging, [1, 2, 3], 1)
-    assert counts == {"tagged": 2, "rejected": 1, "tags_en": 5, "tags_zh": 4}
+    # the chef the dialogue names was dropped from the soup reply (not the whole reply) and counted
+    assert counts == {"tagged": 2, "rejected": 1, "tags_en": 5, "tags_zh": 4, "dropped_named_entity": 1}
     with res.store.engine.connect() as conn:
         pairs = conn.execute(sa.text("SELECT e.name, z.name, a.count FROM tag_alignments a JOIN tags e ON e.id = "
                                      "a.en_tag_id JOIN tags z ON z.id = a.zh_tag_id ORDER BY e.name")).all()
