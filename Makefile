@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo test assets bench clean
+.PHONY: install browser demo test assets bench clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ $(BIN)/python:
 
 # torch FIRST: this machine has a local CPU wheel of 2.13.0; installed afterwards by a dependency, pip would
 # resolve the newest CUDA build (several GB). The project pins torch==2.13.0 so nothing replaces it.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[embedded,finetune,dev]"
+# constraints.txt holds the versions the suite last passed with (pyproject keeps open ranges for users who install
+# the package): a fresh machine gets what was tested, not whatever was released since. Refresh with
+# `make constraints` in a venv that has just passed `make test`, and commit it saying so.
+CONSTRAINTS := constraints.txt
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[embedded,finetune,dev]"
 	@$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $@
 
@@ -32,11 +36,12 @@ assets: install
 demo: install
 	$(BIN)/iloop --home $(HOME_DIR) init
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
-	# M_FT on 2 CPU cores: the default 30 steps of 512 tokens took 29 s a step on the 0.5B (15 min), so the demo
-	# trains 8 steps of 256 tokens; real runs keep the defaults (docs/seeds.md). The 1.5B answers at ~14 tok/s, so
+	# M_FT on 2 CPU cores: the demo shrinks the balanced subset to 4 conversations per domain with 256-token
+	# windows (one epoch over all of it), not the coverage of it; real runs keep the defaults (docs/seeds.md).
+	# The 1.5B answers at ~14 tok/s, so
 	# the demo evolves 4 seeds with 512-token answers, and the pool's leakage check compares the first two user
 	# turns (all 8 took 11 min on the demo pool; docs/leakage.md).
-	$(BIN)/iloop --home $(HOME_DIR) --set finetune.steps=8 --set finetune.max_tokens=256 \
+	$(BIN)/iloop --home $(HOME_DIR) --set finetune.per_domain=4 --set finetune.max_tokens=256 \
 		--set evolution.max_per_round=4 --set evolution.answer_max_tokens=512 --set leakage.max_turns=2 \
 		run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
@@ -54,6 +59,9 @@ bench: install
 	$(BIN)/python bench/bench_taxonomy.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_selection.py
+
+constraints: install
+	$(BIN)/python .ci/freeze_constraints.py $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) $(HOME_DIR) .pytest_cache
