@@ -2,8 +2,9 @@
 
 The roles talk to the embedded llama.cpp server (Qwen2.5-Coder-1.5B, the default of every role) through a
 recording pass-through on 127.0.0.1, which only notes the task name the LLM layer sends in ``X-Iloop-Task``; every
-reply is the real model's. Limits are tiny (ten conversations, one seed, short answers) so this stays a few minutes
-on 2 cores; the assertions are about the graph doing each stage's work on real output, not about its quality.
+reply is the real model's. Limits are tiny (six conversations, one seed, short answers): with ten conversations it
+took 12 min on a loaded 2-core machine. The assertions are about the graph doing each stage's work on real output,
+not about its quality.
 """
 import json
 
@@ -34,18 +35,18 @@ def small_pool(assets, tmp_path):
                 for r in records if not r.get("input")][:n]
     near = {"messages": [{"role": "user", "content": NEAR_BENCHMARK},
                          {"role": "assistant", "content": "Aloha! Here is my trip..."}]}
-    return write_jsonl(tmp_path / "pool.jsonl", first("alpaca-en", 7) + first("alpaca-zh", 2) + [near])
+    return write_jsonl(tmp_path / "pool.jsonl", first("alpaca-en", 4) + first("alpaca-zh", 1) + [near])
 
 
 def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets, tmp_path):
     cfg = config.model_copy(update={
         "max_rounds": 1,
         "server": config.server.model_copy(update={"port_base": 18680}),
-        "roles": {r: config.role(r).model_copy(update={"base_url": EMBEDDED, "model": MODEL, "max_tokens": 320})
+        "roles": {r: config.role(r).model_copy(update={"base_url": EMBEDDED, "model": MODEL, "max_tokens": 256})
                   for r in ROLES},
         "tagging": config.tagging.model_copy(update={"max_per_round": 0}),
         "evolution": config.evolution.model_copy(update={"max_per_round": 1, "turn_weights": [0, 1, 0, 0],
-                                                         "answer_max_tokens": 96}),
+                                                         "answer_max_tokens": 64}),
         # one embedder and a wide band, so the judge is asked about the planted near-copy (and a few others)
         "leakage": config.leakage.model_copy(update={"models": ["use-multilingual-v3"], "llm_check": True,
                                                      "band_low": 0.55, "remove_threshold": 0.99, "max_turns": 1})})
@@ -76,8 +77,8 @@ def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets
         seeds = conn.execute(sa.text("SELECT count(*) FROM seeds")).scalar()
         nodes = dict(conn.execute(sa.text("SELECT node, count(*) FROM decisions GROUP BY node")).all())
         usage = dict(conn.execute(sa.text("SELECT role, calls FROM token_usage")).all())
-    assert tagged >= 5 and domains >= 2  # the real 1.5B tagged most of ten conversations; domains were induced
+    assert tagged >= 4 and domains >= 2  # the real 1.5B tagged most of six conversations; domains were induced
     assert nodes.get("tagger", 0) >= 1 and nodes.get("taxonomist", 0) >= 1 and nodes.get("finish") == 1
-    assert usage.get("tagger", 0) >= 10 and usage.get("oracle", 0) >= 1 and usage.get("judge", 0) >= 1
+    assert usage.get("tagger", 0) >= 6 and usage.get("oracle", 0) >= 1 and usage.get("judge", 0) >= 1
     # the selector chose a seed (the hard-to-follow quota rounds up to one); the evolver rewrote and judged it
     assert seeds >= 1 and {"evolve", "judge_evolution"} <= set(tasks) and nodes.get("evolver", 0) >= 1
