@@ -18,7 +18,7 @@ from state import decisions
 from state.decisions import Action, DecisionRow, Node
 from state.conversations import has_conversations
 from tools.importer import Importer, resolve_pool
-from tools.ingest_files import expand_inputs, source_name
+from tools.ingest_files import named_files
 from tools.jsonstream import FileFormatError
 
 logger = logging.getLogger(__name__)
@@ -30,13 +30,9 @@ def pool_files(specs: list[str], assets) -> tuple[list[tuple[Path, str]], list[t
     for spec in specs:
         path, source = resolve_pool(spec, assets)
         try:
-            expanded = expand_inputs(path)
+            files += named_files(path, source)
         except FileFormatError as exc:
             errors.append((spec, str(exc)))
-            continue
-        # as `iloop ingest FOLDER` does: each file of a folder is its own source unless the spec names one
-        named = "=" in spec and not spec.startswith("builtin:")
-        files += [(p, source if p == path or named else source_name(p)) for p in expanded]
     return files, errors
 
 

@@ -55,19 +55,19 @@ def ingest(files: List[Path] = typer.Argument(None, help="JSON, JSONL or Parquet
 
     Exits 1 when a file cannot be read or gives no conversation at all (every record skipped or broken)."""
     from tools.importer import Importer, resolve_pool
-    from tools.ingest_files import expand_inputs, source_name
+    from tools.ingest_files import named_files
     from tools.jsonstream import FileFormatError
 
     res = resources()
     items, failed = [], False
     for f in files or []:
         try:
-            items += [(p, source or source_name(p)) for p in expand_inputs(Path(f))]
+            items += named_files(Path(f), source)
         except FileFormatError as exc:
             console.print(f"[red]error:[/] {exc}")
             failed = True
     try:
-        items += [resolve_pool(f"builtin:{b}", res.assets) for b in builtin]
+        items += [f for b in builtin for f in named_files(*resolve_pool(f"builtin:{b}", res.assets))]
     except Exception as exc:  # AssetError: unknown pool, or fetching it failed
         fail(str(exc))
     if not items and not failed:

@@ -156,10 +156,11 @@ class Importer:
             result.problems.append(entry)
 
 
-def resolve_pool(spec: str, assets) -> tuple[Path, str]:
-    """'builtin:NAME' -> (packaged file, NAME); 'path[=source]' -> (path, source or file stem)."""
+def resolve_pool(spec: str, assets) -> tuple[Path, str | None]:
+    """'builtin:NAME' -> (packaged file, NAME); 'path=source' -> (path, source); 'path' -> (path, None): the files
+    then name themselves (`tools.ingest_files.named_files`)."""
     if spec.startswith("builtin:"):
         name = spec.split(":", 1)[1]
         return assets.pool_path(name), name
     path, _, source = spec.partition("=")
-    return Path(path), source or source_name(Path(path))
+    return Path(path), source or None

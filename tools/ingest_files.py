@@ -93,3 +93,10 @@ def expand_inputs(path: Path) -> list[Path]:
     listing = f"; it holds: {', '.join(others[:8])}{' ...' if len(others) > 8 else ''}" if others else " (it is empty)"
     raise FileFormatError(f"{path}: a folder with no file to ingest directly inside it (supported: "
                           f"{', '.join(FORMATS)}, optionally .gz or .zst; subfolders are not read){listing}")
+
+
+def named_files(path: Path, source: str | None = None) -> list[tuple[Path, str]]:
+    """(file, source) for a file or each supported file of a folder: the source given, else the file's own name.
+
+    The one rule `iloop ingest` and the ingest node share, so a folder names its sources the same way in both."""
+    return [(p, source or source_name(p)) for p in expand_inputs(path)]

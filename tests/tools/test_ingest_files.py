@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tools.ingest_files import FileFormatError, expand_inputs, inner_suffix, open_binary, source_name
+from tools.ingest_files import (FileFormatError, expand_inputs, inner_suffix, named_files, open_binary,
+                                source_name)
 from tools.jsonstream import RawRecord, iter_records
 
 
@@ -61,3 +62,13 @@ def test_a_folder_stands_for_its_supported_files_in_name_order(tmp_path):
     with pytest.raises(FileFormatError, match=r"only: a folder with no file to ingest.*it holds: notes.txt"):
         expand_inputs(d / "only")
 
+
+
+def test_named_files_gives_a_folder_one_source_per_file_unless_one_is_named(tmp_path):
+    d = tmp_path / "pool"
+    d.mkdir()
+    for name in ("en.jsonl", "zh.json.gz"):
+        (d / name).write_bytes(b"")
+    assert named_files(d) == [(d / "en.jsonl", "en"), (d / "zh.json.gz", "zh")]
+    assert named_files(d, "mine") == [(d / "en.jsonl", "mine"), (d / "zh.json.gz", "mine")]
+    assert named_files(d / "en.jsonl") == [(d / "en.jsonl", "en")]
