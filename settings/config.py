@@ -76,6 +76,10 @@ class IloopConfig(BaseModel):
         guard resolves one per entry of leakage.models."""
         return self.leakage.for_model(model or self.embedding.model)
 
+    def evolution_settings(self) -> EvolutionSettings:
+        """The evolution settings with max_similarity resolved for embedding.model (evolution.similarity_presets)."""
+        return self.evolution.for_model(self.embedding.model)
+
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:
             raise ConfigError(f"unknown LLM role {name!r}; configured roles: {sorted(self.roles)}")

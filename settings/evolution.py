@@ -27,8 +27,15 @@ class EvolutionSettings(BaseModel):
     min_chars: int = Field(20, ge=1, description="An evolved instruction shorter than this is rejected (too_short).")
     min_length_ratio: float = Field(0.6, ge=0, description="In-depth operations (all but breadth) must keep at "
                                     "least this fraction of the seed's length (too_short).")
-    max_similarity: float = Field(0.97, gt=0, le=1, description="Embedding cosine to the seed at or above which the "
-                                  "evolution is near-identical (unchanged).")
+    max_similarity: float | None = Field(None, gt=0, le=1, description="Embedding cosine to the seed at or above "
+                                         "which the evolution is near-identical (unchanged); overrides "
+                                         "similarity_presets when set.")
+    similarity_presets: dict[str, float] = Field(
+        # bench/calibrate_evolution.py on bench/evolution_pairs.jsonl (docs/evolution.md): at these cuts no labelled
+        # evolution is lost; USE catches 13 of 16 near-copies at 0.92, MiniLM 12 at 0.97
+        default_factory=lambda: {"minilm-l6-v2": 0.97, "use-multilingual-v3": 0.92},
+        description="max_similarity per embedding model (key: embedding.model or its folder name; a key contained "
+        "in the name matches, as taxonomy.thresholds); 0.97 for a model not listed.")
     judge: bool = Field(True, description="Ask the judge role whether the evolved instruction is answerable and a "
                         "real evolution; off = rule checks only.")
     turn_weights: list[float] = Field(default_factory=lambda: [0.4, 0.3, 0.2, 0.1], description="Relative "
@@ -55,6 +62,12 @@ class EvolutionSettings(BaseModel):
             raise ValueError(f"operation_weights: keys from {', '.join(OPERATIONS)}, weights >= 0; got {v}")
         # a key left out keeps weight 1, so `--set evolution.operation_weights.breadth=2` changes only breadth
         return {op: float(v.get(op, 1.0)) for op in OPERATIONS}
+
+    def for_model(self, model: str) -> "EvolutionSettings":
+        """These settings with max_similarity resolved for one embedding model (an explicit value wins)."""
+        if self.max_similarity is not None:
+            return self
+        return self.model_copy(update={"max_similarity": preset_for(self.similarity_presets, model, 0.97)})
 
 
 class LeakageBand(BaseModel):

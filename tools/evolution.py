@@ -90,6 +90,8 @@ def rule_check(seed: SeedItem, evolved: str, operation: str, similarity: float, 
         return "too_short", f"{len(evolved)} chars < {s.min_length_ratio} x seed's {len(seed.instruction)}"
     if _norm(evolved) == _norm(seed.instruction):
         return "unchanged", "same text as the seed"
+    if s.max_similarity is None:
+        raise ValueError("evolution.max_similarity is unresolved: pass EvolutionSettings.for_model(embedding model)")
     if similarity >= s.max_similarity:
         return "unchanged", f"cosine {similarity:.3f} to the seed >= {s.max_similarity}"
     if _REFUSAL.search(evolved):

@@ -60,7 +60,7 @@ def evolve_chunk(embedder: Embedder, llm: LLM, cfg: IloopConfig, items: list[See
                  round_: int, weights: dict[str, float]
                  ) -> tuple[list[NewCandidate], list[DecisionRow], Counter]:
     """Evolve, validate and build dialogues for one chunk; returns (candidates, decisions, reason counts)."""
-    s = cfg.evolution
+    s = cfg.evolution_settings()
     rngs = {it.seed_id: random.Random(f"{cfg.seed}:{it.seed_id}:{attempts[it.seed_id]}") for it in items}
     ops = {it.seed_id: choose_operation(rngs[it.seed_id], weights) for it in items}
     results = llm.run(EvolveTask("evolver"), [(it, ops[it.seed_id]) for it in items])

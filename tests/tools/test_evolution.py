@@ -11,7 +11,7 @@ from tools.llm_parse import ParseError
 
 SEED = SeedItem(1, 10, "Write a Python function that sorts a list of numbers.", "en",
                 ["python programming", "sorting algorithms"], "software development")
-S = EvolutionSettings()
+S = EvolutionSettings().for_model("minilm-l6-v2")
 EVOLVE, JUDGE, FOLLOW = EvolveTask("evolver"), JudgeTask("judge"), FollowupTask("evolver")
 
 
@@ -137,3 +137,12 @@ def test_settings_refuse_unknown_operations_and_bad_round_weights():
         EvolutionSettings(turn_weights=[1, 1])
     assert EvolutionSettings(operation_weights={"breadth": 2}).operation_weights == \
         {"breadth": 2.0, "reasoning": 1.0, "concretizing": 1.0, "deepening": 1.0}
+
+
+def test_the_unchanged_cut_is_a_preset_per_embedding_model_unless_set():
+    raw = EvolutionSettings()
+    assert raw.for_model("use-multilingual-v3").max_similarity == 0.92 and S.max_similarity == 0.97
+    assert raw.for_model("/models/bge-m3").max_similarity == 0.97  # a model with no preset keeps MiniLM's cut
+    assert EvolutionSettings(max_similarity=0.9).for_model("use-multilingual-v3").max_similarity == 0.9
+    with pytest.raises(ValueError, match="for_model"):
+        rule_check(SEED, "Explain the moon landing in three steps.", "deepening", 0.5, raw)

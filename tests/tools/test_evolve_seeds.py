@@ -108,7 +108,7 @@ def test_every_rejection_reason_is_a_decision_and_valid_seeds_become_dialogues(e
         assert status == "pending" and op in ("breadth", "reasoning", "concretizing", "deepening")
         assert [m["role"] for m in messages] == ["user", "assistant"] * 3 and evidence["rounds"] == 3
         assert messages[0]["content"] in EVOLVED.values() and messages[2]["content"].startswith("Can you go")
-        assert evidence["similarity"] < res.config.evolution.max_similarity
+        assert evidence["similarity"] < res.config.evolution_settings().max_similarity
 
 
 def test_second_attempt_exhausts_seeds_and_a_rerun_asks_nothing_new(evo_res):
