@@ -12,12 +12,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedOpenAI:
-    def __init__(self, script: list[str | int] | None = None, default: str = "ok", responder=None) -> None:
-        """``responder(request body, task name) -> reply`` answers when the script is used up (graph tests)."""
+    def __init__(self, script: list[str | int] | None = None, default: str = "ok", responder=None,
+                 keep_alive_s: float | None = None) -> None:
+        """``responder(request body, task name) -> reply`` answers when the script is used up (graph tests).
+
+        ``keep_alive_s``: speak HTTP/1.1 and close a connection idle that long, as uvicorn (llama.cpp's Python
+        server) does; by default every reply closes its connection."""
         self.script, self.default, self.requests, self.responder = list(script or []), default, [], responder
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            if keep_alive_s is not None:
+                protocol_version, timeout = "HTTP/1.1", keep_alive_s
+
             def log_message(self, *args):  # keep test output clean
                 pass
 
@@ -35,10 +42,12 @@ class ScriptedOpenAI:
                 if isinstance(step, tuple):  # (text, finish_reason)
                     step, finish = step
                 if isinstance(step, int):
+                    data = json.dumps({"error": {"message": "scripted failure"}}).encode()
                     self.send_response(step)
                     self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
+                    self.wfile.write(data)
                     return
                 reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                          "choices": [{"index": 0, "finish_reason": finish,

@@ -88,6 +88,7 @@ class LLM:
         self.config, self.store, self.round = config, store, round_
         self._models: dict[tuple[str, bool, int, str], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: Any = None  # this object's async HTTP client (see _chat_model)
 
     def _chat_model(self, role: str, json_mode: bool, max_tokens: int, task: str):
         key = (role, json_mode, max_tokens, task)
@@ -100,7 +101,15 @@ class LLM:
             kwargs: dict[str, Any] = {}
             if json_mode:
                 kwargs["response_format"] = {"type": "json_object"}
+            if self._http is None:
+                import openai
+
+                # Our own client, used only on this object's loop. ChatOpenAI's default one is cached per base URL
+                # for the whole process: a later LLM object (the next graph node) got the pooled connections of a
+                # closed loop, and the first one the server had dropped meanwhile raised "Event loop is closed".
+                self._http = openai.DefaultAsyncHttpxClient()
             self._models[key] = ChatOpenAI(
+                http_async_client=self._http,
                 model=model, base_url=base_url, api_key=api_key, temperature=rs.temperature,
                 max_tokens=max_tokens, timeout=rs.timeout_s, max_retries=0, seed=self.config.seed,
                 # the task name travels as a header: server logs (and the test suite's fake server) can tell
@@ -228,5 +237,8 @@ class LLM:
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
+            if self._http is not None:
+                self._loop.run_until_complete(self._http.aclose())
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+        self._http, self._models = None, {}

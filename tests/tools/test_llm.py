@@ -149,3 +149,20 @@ def test_run_formats_each_item_parses_against_it_and_sends_the_task_name(tmp_pat
     assert srv.requests[0]["body"]["messages"] == [{"role": "user", "content": "tag: sort a list"}]
     assert srv.requests[0]["body"]["max_tokens"] == 32 and srv.requests[0]["body"]["response_format"] == \
         {"type": "json_object"}
+
+
+def test_a_new_llm_object_works_after_an_earlier_one_closed_and_the_server_dropped_its_connection(tmp_path):
+    # The demo died this way between the tagger and the taxonomist: ChatOpenAI's default async HTTP client is cached
+    # per base URL across event loops, so the second node's loop found the first loop's pooled connection, which
+    # the server (uvicorn, as llama.cpp's) had closed meanwhile, and closing it needed the closed loop.
+    import time
+
+    with ScriptedOpenAI(default="fine", keep_alive_s=0.3) as srv:
+        first = make_llm(tmp_path, srv.base_url)
+        assert first.chat_many("tagger", [[{"role": "user", "content": "one"}]])[0].ok
+        first.close()
+        time.sleep(0.8)  # longer than the server keeps an idle connection
+        second = make_llm(tmp_path, srv.base_url)
+        (res,) = second.chat_many("tagger", [[{"role": "user", "content": "two"}]])
+        second.close()
+    assert res.ok and res.value == "fine" and len(srv.requests) == 2
