@@ -65,6 +65,9 @@ def leakage(bench: List[Path] = typer.Option([], "--bench", help="Extra benchmar
     pool = summary["pool"]
     out.print(f"{summary['benchmark_prompts']} benchmark prompts (set {summary['bench_fp']}); checked {pool['checked']} "
               f"conversations, removed {pool['removed']} ({pool['band']} had a pair in the second-test band)")
+    for model, n in (pool.get("screened_turns") or {}).items():
+        out.print(f"{model} skipped {n} user turns that {res.config.leakage.screen} put below its floor "
+                  f"(leakage.screen)")
     if summary["report"]:
         out.print(f"removed pairs and scores: {summary['report']}")
     if bench:

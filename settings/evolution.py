@@ -110,6 +110,12 @@ class LeakageSettings(BaseModel):
         default_factory=_default_bands, description="The cosine cuts per embedder (key: a leakage.models entry or "
         "its folder name; a key contained in the name matches, as taxonomy.thresholds). Calibrated in "
         "docs/leakage.md.")
+    screen: str | None = Field(
+        "use-multilingual-v3", description="An entry of leakage.models that screens for the others: they embed only "
+        "the user turns it puts at cosine >= screen_floor to some benchmark prompt (the rest cannot reach their own "
+        "band, measured in docs/leakage.md). null, or a name not in leakage.models: every embedder reads every turn.")
+    screen_floor: float | None = Field(None, gt=0, le=1, description="The screen's cosine floor; default its "
+                                       "band_low.")
     remove_threshold: float | None = Field(None, gt=0, le=1, description="Overrides bands.<model>.remove_threshold "
                                            "of every model in leakage.models when set.")
     band_low: float | None = Field(None, gt=0, le=1, description="Overrides bands.<model>.band_low of every model "

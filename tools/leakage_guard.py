@@ -53,6 +53,13 @@ class LeakageGuard:
         self.cuts = {name: settings.for_model(name) for name in self.embedders}
         self.model, self.conversations = embedding_model, conversation_collection
         self.reports_dir = reports_dir
+        self.screened: dict[str, int] = {}  # turns each non-screen embedder skipped (leakage.screen)
+
+    def screen_floor(self) -> float:
+        s = self.settings
+        if s.screen_floor is not None:
+            return s.screen_floor
+        return self.cuts[s.screen].band_low if s.screen in self.cuts else 0.0
 
     def bench_index(self, extra_files: list[str] | None = None) -> BenchIndex:
         """Benchmark prompts embedded by every embedder into its own collection (one per prompt set and model, so a
@@ -89,11 +96,32 @@ class LeakageGuard:
         if not any(turns):
             return [ItemCheck() for _ in turns]
         first = first or [None] * len(turns)
-        per_model = []
+        near_by_model: dict[str, list[list[tuple[BenchPrompt, float]]]] = {}
+        screen = s.screen if s.screen in self.embedders and len(self.embedders) > 1 else None
+        if screen:
+            near_by_model[screen] = nearest(self._turn_vectors(screen, turns, first), self.vectors,
+                                            idx.collections[screen], idx.prompts, s.top_k)
+        floor = self.screen_floor()
+        kept = [max((sim for _, sim in near), default=0.0) >= floor for near in near_by_model[screen]] if screen else None
         for name in self.embedders:
-            near = nearest(self._turn_vectors(name, turns, first), self.vectors, idx.collections[name], idx.prompts,
-                           s.top_k)
-            checks, pos = [], 0
+            if name in near_by_model:
+                continue
+            if kept is None:
+                near_by_model[name] = nearest(self._turn_vectors(name, turns, first), self.vectors,
+                                              idx.collections[name], idx.prompts, s.top_k)
+                continue
+            # only the turns the screen kept are embedded; a screened-out turn has no neighbour for this model
+            marks = iter(kept)
+            keep = [[next(marks) for _ in ts] for ts in turns]
+            sub = [[t for t, k in zip(ts, ks) if k] for ts, ks in zip(turns, keep)]
+            sub_first = [f if ks and ks[0] else None for f, ks in zip(first, keep)]
+            found = iter(nearest(self._turn_vectors(name, sub, sub_first), self.vectors, idx.collections[name],
+                                 idx.prompts, s.top_k)) if any(kept) else iter(())
+            near_by_model[name] = [next(found) if k else [] for ks in keep for k in ks]
+            self.screened[name] = self.screened.get(name, 0) + kept.count(False)
+        per_model = []
+        for name in self.embedders:  # leakage.models order: combine() prefers the first model on a tie
+            near, checks, pos = near_by_model[name], [], 0
             for ts in turns:
                 checks.append(judge_pairs(ts, near[pos:pos + len(ts)], self.cuts[name], name))
                 pos += len(ts)
@@ -132,7 +160,8 @@ class LeakageGuard:
     def guard_pool(self, idx: BenchIndex, round_: int, llm=None, page: int = 2000,
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Check every stored conversation not yet checked against this benchmark set; remove the leaks."""
-        figures = {"checked": 0, "removed": 0, "band": 0}
+        figures: dict[str, Any] = {"checked": 0, "removed": 0, "band": 0}
+        self.screened = {}
         for rows in conversations.pages(self.store, page, where=leaks.not_checked_against(idx.fp)):
             stored = self.vectors.get_vectors(self.conversations, [r.content_hash for r in rows])
             checks = self.check_items(idx, [r.messages for r in rows], llm, [stored.get(r.content_hash) for r in rows])
@@ -149,6 +178,8 @@ class LeakageGuard:
             figures["band"] += sum(bool(ch.matches) for ch in checks)
             if progress:
                 progress(len(rows))
+        if self.screened:
+            figures["screened_turns"] = dict(self.screened)
         return figures
 
     def admit_candidates(self, idx: BenchIndex, round_: int, llm=None) -> dict[str, Any]:

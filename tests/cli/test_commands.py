@@ -213,7 +213,9 @@ def test_leakage_command_removes_leaks_reports_them_and_refuses_a_bad_bench_file
     r = iloop(home, "leakage", "--bench", str(mine), "--json")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data["pool"] == {"checked": 3, "removed": 2, "band": 2} and data["report"].endswith(".jsonl")
+    # MiniLM skipped the prime question: USE, the screen, put it below its band (leakage.screen)
+    assert data["pool"] == {"checked": 3, "removed": 2, "band": 2, "screened_turns": {"minilm-l6-v2": 1}}
+    assert data["report"].endswith(".jsonl")
     stats = json.loads(iloop(home, "stats", "--json").stdout)
     assert stats["conversations"]["total"] == 1 and stats["leakage"]["removed"] == 2
     assert stats["leakage"]["by_benchmark"] == {"alpaca-eval": 1, "house": 1}

@@ -171,6 +171,9 @@ def test_the_default_guard_uses_minilm_for_paraphrases_and_use_for_translations(
         assert by_model["use-multilingual-v3"]["item"] == ZH_TRANSLATION
         assert by_model["use-multilingual-v3"]["best"]["minilm-l6-v2"] < mini.band_low  # MiniLM alone misses it
         assert sorted(r.split(" ")[1] for r in reasons) == ["(minilm-l6-v2):", "(use-multilingual-v3):"]
+        # USE screens for MiniLM (leakage.screen): turns below USE's band are not embedded by MiniLM at all
+        assert res.config.leakage.screen == "use-multilingual-v3"
+        assert 1 <= summary["pool"]["screened_turns"]["minilm-l6-v2"] <= 3
         # each embedder alone misses one of them: USE leaves the paraphrase to the judge (who says "different"
         # here), MiniLM never brings the translation near its source
         asked = len(srv.requests)
