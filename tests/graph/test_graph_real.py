@@ -7,6 +7,7 @@ took 12 min on a loaded 2-core machine. The assertions are about the graph doing
 not about its quality.
 """
 import json
+import time
 
 import httpx
 import pytest
@@ -52,9 +53,13 @@ def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets
                                                      "band_low": 0.55, "remove_threshold": 0.99, "max_turns": 1})})
     real_url, _ = endpoint(cfg, "tagger")
 
+    seconds: dict[str, float] = {}
+
     def forward(body, task):
+        t0 = time.monotonic()
         r = httpx.post(f"{real_url}/chat/completions", json=body, timeout=300)
         r.raise_for_status()
+        seconds[task] = seconds.get(task, 0.0) + time.monotonic() - t0
         return r.json()["choices"][0]["message"]["content"]
 
     with embedded_servers(cfg, ["tagger"]), ScriptedOpenAI(responder=forward) as proxy:
@@ -66,7 +71,7 @@ def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets
         out = graph.invoke({"pools": [str(small_pool(assets, tmp_path))]},
                            {"configurable": {"thread_id": "real", "iloop_config": cfg.model_dump_json()}})
         tasks = [q["task"] for q in proxy.requests]
-    print(f"\nrequests per task: { {t: tasks.count(t) for t in sorted(set(tasks))} }")
+    print(f"\nrequests (seconds) per task: { {t: (tasks.count(t), round(seconds.get(t, 0))) for t in sorted(set(tasks))} }")
     assert out["round"] == 1 and out["stop_reason"] == "max_rounds"
     # each LLM-calling node sent its unit to the model: tagger (and tag_new), taxonomist, evolver (rewrite, judge,
     # follow-up, answers) and the leakage guard's judge on the band item

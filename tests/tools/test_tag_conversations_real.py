@@ -1,6 +1,7 @@
-"""Tagging with the real packaged tagger (Qwen2.5-Coder-1.5B GGUF) over 20 real conversations.
+"""Tagging with the real packaged tagger (Qwen2.5-Coder-1.5B GGUF) over 12 real conversations
+(8 English, 4 Chinese: the first of the 20 docs/taxonomy.md measured the models on, 17 of 20 valid with the 1.5B).
 
-ILOOP_TEST_TAGGER_MODEL=qwen2.5-coder-0.5b runs it on the smaller model (55% valid on the same 20, measured)."""
+ILOOP_TEST_TAGGER_MODEL=qwen2.5-coder-0.5b runs it on the smaller model (55% valid on the 20, measured)."""
 import json
 import os
 
@@ -27,7 +28,7 @@ def test_real_model_tags_real_conversations_in_both_languages(config, assets, tm
     imp.ingest_file(assets.pool_path("alpaca-en"), "alpaca-en")
     c = sa.text("SELECT id FROM conversations WHERE source = :s ORDER BY id LIMIT :n")
     with res.store.engine.connect() as conn:
-        ids = [*conn.execute(c, {"s": "alpaca-en", "n": 14}).scalars(), *conn.execute(c, {"s": "alpaca-zh", "n": 6}).scalars()]
+        ids = [*conn.execute(c, {"s": "alpaca-en", "n": 8}).scalars(), *conn.execute(c, {"s": "alpaca-zh", "n": 4}).scalars()]
     with embedded_servers(cfg, ["tagger"]):
         counts = tag_conversations(res.store, LLM(cfg, res.store, 1), cfg.tagging, ids, 1)
     rate = counts["tagged"] / len(ids)
