@@ -141,14 +141,20 @@ class EchoTags(LLMTask[str, list[str]]):
 
 
 def test_run_formats_each_item_parses_against_it_and_sends_the_task_name(tmp_path):
-    with ScriptedOpenAI(['{"en": ["sort"]}', '{"en": ["moon"]}', '{"en": ["heap"]}']) as srv:
+    def reply(body, task):
+        # by content, not by arrival: the two items are sent concurrently and may reach the server in either order
+        if "sort a list" in body["messages"][0]["content"]:
+            return '{"en": ["sort"]}'
+        return '{"en": ["heap"]}' if len(body["messages"]) > 1 else '{"en": ["moon"]}'  # the repair round gets it
+
+    with ScriptedOpenAI(responder=reply) as srv:
         llm = make_llm(tmp_path, srv.base_url)
         ok, repaired = llm.run(EchoTags("tagger", max_tokens=32), ["sort a list", "build a heap"])
     assert ok.value == ["sort"] and repaired.value == ["heap"] and repaired.repaired  # "moon" failed its item
     assert [r["task"] for r in srv.requests] == ["echo_tags"] * 3
-    assert srv.requests[0]["body"]["messages"] == [{"role": "user", "content": "tag: sort a list"}]
-    assert srv.requests[0]["body"]["max_tokens"] == 32 and srv.requests[0]["body"]["response_format"] == \
-        {"type": "json_object"}
+    first = next(r["body"] for r in srv.requests if "sort a list" in r["body"]["messages"][0]["content"])
+    assert first["messages"] == [{"role": "user", "content": "tag: sort a list"}]
+    assert first["max_tokens"] == 32 and first["response_format"] == {"type": "json_object"}
 
 
 def test_a_new_llm_object_works_after_an_earlier_one_closed_and_the_server_dropped_its_connection(tmp_path):
