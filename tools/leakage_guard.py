@@ -53,13 +53,11 @@ class LeakageGuard:
         self.cuts = {name: settings.for_model(name) for name in self.embedders}
         self.model, self.conversations = embedding_model, conversation_collection
         self.reports_dir = reports_dir
-        self.screened: dict[str, int] = {}  # turns each non-screen embedder skipped (leakage.screen)
-
-    def screen_floor(self) -> float:
-        s = self.settings
-        if s.screen_floor is not None:
-            return s.screen_floor
-        return self.cuts[s.screen].band_low if s.screen in self.cuts else 0.0
+        # leakage.screen, resolved once: the embedder that screens for the others (None: every one reads every turn)
+        self.screen = settings.screen if settings.screen in self.embedders and len(self.embedders) > 1 else None
+        self.screen_floor = (settings.screen_floor if settings.screen_floor is not None
+                             else self.cuts[self.screen].band_low) if self.screen else 0.0
+        self.screened: dict[str, int] = {}  # turns each non-screen embedder skipped
 
     def bench_index(self, extra_files: list[str] | None = None) -> BenchIndex:
         """Benchmark prompts embedded by every embedder into its own collection (one per prompt set and model, so a
@@ -97,12 +95,12 @@ class LeakageGuard:
             return [ItemCheck() for _ in turns]
         first = first or [None] * len(turns)
         near_by_model: dict[str, list[list[tuple[BenchPrompt, float]]]] = {}
-        screen = s.screen if s.screen in self.embedders and len(self.embedders) > 1 else None
+        screen = self.screen
         if screen:
             near_by_model[screen] = nearest(self._turn_vectors(screen, turns, first), self.vectors,
                                             idx.collections[screen], idx.prompts, s.top_k)
-        floor = self.screen_floor()
-        kept = [max((sim for _, sim in near), default=0.0) >= floor for near in near_by_model[screen]] if screen else None
+        kept = [max((sim for _, sim in near), default=0.0) >= self.screen_floor for near in near_by_model[screen]
+                ] if screen else None
         for name in self.embedders:
             if name in near_by_model:
                 continue
