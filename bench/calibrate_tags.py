@@ -52,6 +52,11 @@ def merge_table(pairs: list[dict], cos: np.ndarray, langs: tuple[str, ...]) -> l
     return rows
 
 
+def f_half(precision: float, recall: float) -> float:
+    """F0.5: precision counts twice as much as recall (a wrong merge loses a skill; a missed one leaves an alias)."""
+    return 1.25 * precision * recall / (0.25 * precision + recall) if precision + recall else 0.0
+
+
 def translation_top1(embedder: Embedder, pairs: list[dict]) -> tuple[int, int]:
     tr = [p for p in pairs if p["class"] == "translation"]
     a, b = embedder.encode([p["a"] for p in tr]), embedder.encode([p["b"] for p in tr])
@@ -73,9 +78,11 @@ def report(model: str, pairs: list[dict], assets: AssetStore) -> None:
     print(f"translation top-1 (English tag -> its Chinese tag among all {n}): {hit}/{n}")
     for langs in (("en",), ("zh",), ("en", "zh")):
         print(f"\nmerge at cosine >= t, {'+'.join(langs)}: synonyms are positives, distinct pairs negatives")
-        print(f"{'t':>6} {'eps':>6} {'precision':>9} {'recall':>7} {'syn merged':>10} {'distinct merged':>15}")
+        print(f"{'t':>6} {'eps':>6} {'precision':>9} {'recall':>7} {'F0.5':>6} {'syn merged':>10} "
+              f"{'distinct merged':>15}")
         for t, prec, rec, tp, fp in merge_table(pairs, cos, langs):
-            print(f"{t:6.3f} {math.sqrt(2 * (1 - t)):6.3f} {prec:9.3f} {rec:7.3f} {tp:10d} {fp:15d}")
+            print(f"{t:6.3f} {math.sqrt(2 * (1 - t)):6.3f} {prec:9.3f} {rec:7.3f} {f_half(prec, rec):6.3f} "
+                  f"{tp:10d} {fp:15d}")
     worst = sorted(((float(c), p) for p, c in zip(pairs, cos) if p["class"] == "distinct"), key=lambda x: -x[0])[:8]
     print("\nclosest distinct pairs: " + "; ".join(f"{p['a']} / {p['b']} {c:.3f}" for c, p in worst))
     loose = sorted(((float(c), p) for p, c in zip(pairs, cos) if p["class"] == "synonym"), key=lambda x: x[0])[:8]
