@@ -4,7 +4,7 @@ Parts of ``IloopConfig`` (settings/config.py), so env, YAML and --set reach them
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EMBEDDED = "embedded"
 ROLES = ("tagger", "evolver", "judge", "oracle", "synthesizer")
@@ -143,9 +143,20 @@ class TaxonomySettings(BaseModel):
     domain_top_k: int = Field(0, ge=0, description="Canonical tags shown to the LLM to induce domains; 0 = "
                               "scaled: 1,000 x tagged/paper_pool_size, clamped to [60, 1000].")
     max_domains: int = Field(24, ge=2, description="Upper bound on induced domain categories (paper: 26).")
+    min_domains: int = Field(4, ge=2, description="Fewest domains an induction asks for (the target is sqrt(K/2) "
+                             "within [min_domains, max_domains]). The packaged 1.5B, asked for 8 from the demo's 60 "
+                             "tags, answered one domain per tag (46); asked for 5 it gave 5 broad ones: the tags "
+                             "those miss are for the 'other' extension (max_other_share).")
+    max_other_share: float = Field(0.2, ge=0, le=1, description="When more of the English canonical tags than this "
+                                   "sit in 'other', the domain role proposes new domains for them and they are mapped "
+                                   "again (extend_passes a round, and only when 'other' has grown since an earlier "
+                                   "round's extension); 0 = never.")
+    extend_passes: int = Field(2, ge=0, description="Extension passes one taxonomy step may make while 'other' stays "
+                               "above max_other_share (each: one call to the domain role, then the 'other' tags are "
+                               "mapped again).")
     domain_role: str = Field("oracle", description="LLM role that induces the domain categories (one call; the "
                              "abstraction needs the larger model). Mapping tags uses map_role.")
-    map_batch: int = Field(40, ge=1, description="Fine tags per LLM call when mapping tags to domains.")
+    map_batch: int = Field(20, ge=1, description="Fine tags per LLM call when mapping tags to domains.")
     long_tail_quantile: float = Field(0.25, gt=0, lt=1, description="Coverage analyst: tags in this lowest "
                                       "frequency quantile are long-tail.")
     thin_domain_ratio: float = Field(0.5, gt=0, lt=1, description="A domain is thin when its share is below "
@@ -169,3 +180,9 @@ class TaxonomySettings(BaseModel):
         if 0 < v <= 1:
             raise ValueError("reinduce_growth is a growth factor above 1 (e.g. 2.0), or 0 for never")
         return v
+
+    @model_validator(mode="after")
+    def _domain_bounds(self) -> "TaxonomySettings":
+        if self.min_domains > self.max_domains:
+            raise ValueError(f"min_domains ({self.min_domains}) is above max_domains ({self.max_domains})")
+        return self

@@ -59,6 +59,7 @@ class Action(str, Enum):
     SPLIT_DOMAIN = "split_domain"  # one existing domain's tags spread over several re-induced domains
     RETIRE_DOMAIN = "retire_domain"  # an existing domain no re-induced domain matches
     REMAP = "remap"  # which tags a re-induction sends back to the mapper
+    EXTEND_DOMAINS = "extend_domains"  # new domains proposed for the tags in 'other' (tools/domain_extend.py)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def evidence_of(store: Store, node: Node, action: Action) -> list[dict[str, Any]
     d = Decision.__table__
     with store.engine.connect() as conn:
         return [json.loads(e) for e in conn.execute(sa.select(d.c.evidence).where(
-            d.c.node == node.value, d.c.action == action.value)).scalars()]
+            d.c.node == node.value, d.c.action == action.value).order_by(d.c.id)).scalars()]
 
 
 def count(store: Store, node: Node, action: Action, subject_prefix: str = "") -> int:

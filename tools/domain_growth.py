@@ -5,7 +5,9 @@ A re-induction maps a sample of already-placed English tags onto the new list, p
 overlap of their tags (``tools.domains.match_domains``), and then changes only what moved: a paired domain keeps
 its id, name and tags; merges, splits, new and retired domains are decisions; the tags of retired, merged and split
 domains and the tags in 'other' go back to the mapper (sampled ones take their new domain at once). New tags are
-mapped as before. The share of canonical tags in 'other' is written as a metric every time.
+mapped as before. When 'other' still holds more than ``taxonomy.max_other_share`` of the English tags, the list is
+extended for them (``tools.domain_extend``). The share of canonical tags in 'other' is written as a metric every
+time.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from state.db import Store
 from state.decisions import Action, DecisionRow, Node
 from state.domains import OTHER, CanonicalTag, canonical_tags
 from state.tags import canonical_alignment, tagged_count
+from tools.domain_extend import extend_domains
 from tools.domains import (InduceDomainsTask, MapTagsTask, NameClusterTask, cluster_tags, match_domains,
                            scaled_top_k, target_domains)
 from tools.embedder import TextSpace
@@ -24,7 +27,7 @@ from tools.embedder import TextSpace
 MIN_TAGS_FOR_DOMAINS = 8
 # Domain lists and tag mappings are longer than a role's usual reply: these calls get their own token budgets.
 INDUCE_MAX_TOKENS = 1500
-MAP_TOKENS_PER_TAG = 12
+MAP_TOKENS_PER_TAG = 20  # the reply repeats the tag and names its domain
 SAMPLE_TAGS = 400  # placed English tags a re-induction maps onto the new list to compare the two
 
 
@@ -36,6 +39,14 @@ def update_domains(store: Store, space: TextSpace, llm, cfg: TaxonomySettings, r
     elif why := reinduction_due(store, cfg):
         report["domains"] = reinduce(store, space, llm, cfg, round_, seed, why)
     report["mapping"] = map_tags(store, llm, cfg, round_)
+    invented = report["mapping"].get("invented", {})
+    for _ in range(cfg.extend_passes):
+        extension = extend_domains(store, llm, cfg, round_, domain_repo.other_share(store), invented,
+                                   lambda: map_tags(store, llm, cfg, round_))
+        if not extension or not extension["added"]:
+            break
+        report.setdefault("extension", []).append(extension)
+        invented = extension["mapping"]["invented"]
     report["other"] = share = domain_repo.other_share(store)
     if domain_repo.domain_ids(store):
         metrics.record_metrics(store, round_, {"domain_other_share": share["share"],
@@ -63,7 +74,8 @@ def _induce_list(store: Store, space: TextSpace, llm, cfg: TaxonomySettings, rou
     LLM name each cluster. Returns (domains or None, method, top tags, K resolved)."""
     k = scaled_top_k(tagged_count(store), cfg.paper_pool_size, cfg.domain_top_k)
     top = [(t.name, t.frequency) for t in canonical_tags(store, "en")[:k]]
-    (result,) = llm.run(InduceDomainsTask(cfg.domain_role, cfg.max_domains, INDUCE_MAX_TOKENS), [top])
+    (result,) = llm.run(InduceDomainsTask(cfg.domain_role, cfg.max_domains, INDUCE_MAX_TOKENS,
+                                         cfg.min_domains), [top])
     if result.ok:
         return result.value, "direct", top, k
     decisions.record_one(store, round_, Node.TAXONOMIST, "domains", Action.REJECT_REPLY, result.error,
@@ -150,7 +162,8 @@ def _record_changes(store: Store, round_: int, m, ids: dict[str, int], added: di
 
 def _cluster_and_name(space: TextSpace, llm, cfg: TaxonomySettings, names: list[str], seed: int
                       ) -> list[dict[str, str]]:
-    labels = cluster_tags(space.encode(names, "en:"), target_domains(len(names), cfg.max_domains), seed=seed)
+    n_clusters = target_domains(len(names), cfg.max_domains, cfg.min_domains)
+    labels = cluster_tags(space.encode(names, "en:"), n_clusters, seed=seed)
     groups: dict[int, list[str]] = defaultdict(list)
     for name, label in zip(names, labels):
         groups[label].append(name)
@@ -164,10 +177,13 @@ def _cluster_and_name(space: TextSpace, llm, cfg: TaxonomySettings, names: list[
 
 
 def _map_names(llm, cfg: TaxonomySettings, domains: list[dict[str, str]], todo: list[CanonicalTag],
-               counts: Counter | None = None, rejected: list | None = None) -> dict[int, str]:
+               counts: Counter | None = None, rejected: list | None = None, invented: Counter | None = None
+               ) -> dict[int, str]:
     """tag id -> domain name (or 'other') for the tags the mapper placed. Tags a reply leaves out are asked again
-    once in half-size batches; those left then stay unmapped (counted ``left_out``), as do rejected batches."""
+    once in half-size batches; those left then stay unmapped (counted ``left_out``), as do rejected batches.
+    ``invented`` counts the unlisted category names replies used."""
     counts = Counter() if counts is None else counts
+    invented = Counter() if invented is None else invented
     out: dict[int, str] = {}
     pending, size = list(todo), cfg.map_batch
     for _ in range(2):
@@ -183,6 +199,7 @@ def _map_names(llm, cfg: TaxonomySettings, domains: list[dict[str, str]], todo: 
                     rejected.append((chunk, result))
                 continue
             counts["unknown_category"] += len(result.value.unknown)
+            invented.update(result.value.invented)
             for t in chunk:
                 if t.name in result.value:
                     out[t.id] = result.value[t.name]
@@ -198,13 +215,14 @@ def map_tags(store: Store, llm, cfg: TaxonomySettings, round_: int) -> dict:
     tags left (no aligned partner with a domain) go through the LLM too."""
     ids = domain_repo.domain_ids(store)
     if not ids:
-        return {"mapped": 0, OTHER: 0}
+        return {"mapped": 0, OTHER: 0, "invented": {}}
     counts: Counter = Counter()
-    _llm_map(store, llm, cfg, round_, canonical_tags(store, "en", unmapped=True), ids, counts)
+    invented: Counter = Counter()
+    _llm_map(store, llm, cfg, round_, canonical_tags(store, "en", unmapped=True), ids, counts, invented)
     counts["via_alignment"] = _map_by_alignment(store)
-    _llm_map(store, llm, cfg, round_, canonical_tags(store, "zh", unmapped=True), ids, counts)
-    return {k: counts[k] for k in ("mapped", OTHER, "via_alignment", "rejected_batches", "left_out",
-                                   "unknown_category")}
+    _llm_map(store, llm, cfg, round_, canonical_tags(store, "zh", unmapped=True), ids, counts, invented)
+    return {**{k: counts[k] for k in ("mapped", OTHER, "via_alignment", "rejected_batches", "left_out",
+                                      "unknown_category")}, "invented": dict(invented.most_common(20))}
 
 
 def _map_by_alignment(store: Store) -> int:
@@ -220,10 +238,10 @@ def _map_by_alignment(store: Store) -> int:
 
 
 def _llm_map(store: Store, llm, cfg: TaxonomySettings, round_: int, todo: list[CanonicalTag], ids: dict[str, int],
-             counts: Counter) -> None:
+             counts: Counter, invented: Counter) -> None:
     rows = [dict(name=n, description=desc) for n, desc in domain_repo.descriptions(store).items() if n != OTHER]
     rejected: list = []
-    placed = _map_names(llm, cfg, rows, todo, counts, rejected)
+    placed = _map_names(llm, cfg, rows, todo, counts, rejected, invented)
     for domain in placed.values():
         counts[OTHER if domain == OTHER else "mapped"] += 1
     domain_repo.set_tag_domains(store, {tid: ids[d] for tid, d in placed.items()})

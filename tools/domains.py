@@ -9,11 +9,12 @@ from tools.llm_parse import ParseError, parse_json_object
 from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
+ALL_OTHER_SUSPECT = 8  # a batch at least this long answered 'other' for every tag is rejected as degenerate
 _NAME = re.compile(r"^[a-z][a-z0-9 &/,'-]{1,58}$")
 
 
-def target_domains(n_tags: int, max_domains: int) -> int:
-    return int(min(max_domains, max(4, round((n_tags / 2) ** 0.5))))
+def target_domains(n_tags: int, max_domains: int, min_domains: int = 4) -> int:
+    return int(min(max_domains, max(min_domains, round((n_tags / 2) ** 0.5))))
 
 
 def _domain(item: object, where: str) -> dict[str, str]:
@@ -82,41 +83,62 @@ def _category(value: object, domain_names: list[str]) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
+# "other" as small models write it, also when they answer a Chinese batch in Chinese
+_OTHER_WORDS = {OTHER, "none", "其他", "其它", "无"}
+
+
+def _bare(text: str) -> str:
+    """A key or value without the angle brackets of the prompt's placeholder ("<contract law>": the 1.5B copies
+    the shape of {"<tag>": "<domain name>"} into its answer)."""
+    text = text.strip()
+    return text[1:-1].strip() if len(text) > 2 and text[0] == "<" and text[-1] == ">" else text
+
+
 class MapResult(dict):
     """tag -> domain name for the tags the reply answered ('other' for 0, "other" or an unlisted category, which are
-    counted in ``unknown``); ``left_out``: the tags it did not answer (absent from the dict)."""
+    counted in ``unknown``); ``left_out``: the tags it did not answer (absent from the dict); ``invented``: the
+    unlisted category names the reply used (evidence of a missing domain: "law" for "contract law")."""
 
-    def __init__(self, mapping: dict[str, str], left_out: list[str], unknown: list[str]) -> None:
+    def __init__(self, mapping: dict[str, str], left_out: list[str], unknown: list[str],
+                 invented: list[str] | None = None) -> None:
         super().__init__(mapping)
-        self.left_out, self.unknown = left_out, unknown
+        self.left_out, self.unknown, self.invented = left_out, unknown, invented or []
 
 
 def parse_map(text: str, tags: list[str], domain_names: list[str]) -> MapResult:
-    """tag -> domain name. The reply numbers tags and categories ({"3": 2}), which costs a small model a quarter of
-    the tokens of repeating names; names, "3. name" keys and values are accepted too. A tag the reply leaves out
-    is not 'other' (it was not judged): it stays unmapped and the caller asks again. 0, "other" and an unlisted
-    (invented) category put the tag in 'other'; the invented ones are counted apart."""
+    """tag -> domain name. The prompt asks for names ({"contract law": "business and finance"}): numbering tags and
+    categories ({"3": 2}) saved tokens but the packaged 1.5B answered it by counting ({"1": 2, "2": 3, "3": 4, ...})
+    or with all zeros, on the demo pool and again when retried (docs/taxonomy.md); numbers, "3. name" keys and
+    values are still read. A tag the reply leaves out is not 'other' (it was not judged): it stays unmapped and the
+    caller asks again. 0, "other" and an unlisted (invented) category put the tag in 'other'; the invented ones are
+    counted apart and their names kept."""
     obj = parse_json_object(text)
     mapping = obj.get("mapping", obj)
     if not isinstance(mapping, dict):
-        raise ParseError('expected {"<tag number>": <category number>}')
+        raise ParseError('expected {"<tag>": "<domain name>"}')
     by_tag = {t.strip().lower(): t for t in tags}
     out: dict[str, str] = {}
     unknown: list[str] = []
+    invented: list[str] = []
     for key, value in mapping.items():
-        key_s = str(key).strip()
+        key_s = _bare(str(key))
         k = _number(key_s)
         tag = tags[k - 1] if k is not None and 1 <= k <= len(tags) and not key_s.lower() in by_tag else None
         tag = tag or by_tag.get(key_s.lower()) or by_tag.get(re.sub(r"^\s*\d+[.):]\s*", "", key_s).lower())
         if tag is None or tag in out:
             continue
-        domain = _category(value, domain_names)
+        value = _bare(value) if isinstance(value, str) else value
+        domain = OTHER if isinstance(value, str) and value.lower() in _OTHER_WORDS else _category(value, domain_names)
         if domain is None:
             unknown.append(tag)
+            if isinstance(value, str) and _NAME.match(v := re.sub(r"\s+", " ", value.lower())):
+                invented.append(v)
         out[tag] = domain or OTHER
-    if not any(v != OTHER for v in out.values()) and len(tags) > 1:
-        raise ParseError("no tag was given a listed category; answer with the numbers of the categories")
-    return MapResult(out, [t for t in tags if t not in out], unknown)
+    # all-'other' was the numbered prompt's degenerate answer (40 zeros); for a short batch it is a fair one (the
+    # tagger's cut-off fragments, "501(c)(3", "anonymous` (bool"), and rejecting it left those unmapped for ever
+    if not any(v != OTHER for v in out.values()) and len(tags) >= ALL_OTHER_SUSPECT:
+        raise ParseError("no tag was given a listed domain; answer with the domain names exactly as listed")
+    return MapResult(out, [t for t in tags if t not in out], unknown, invented)
 
 
 @dataclass
@@ -193,7 +215,7 @@ class InduceDomainsTask(LLMTask[list[tuple[str, int]], list[dict[str, str]]]):
 
     def format_input(self, item: list[tuple[str, int]]) -> Messages:
         return render_messages(self.template, tags=item, max_domains=self.max_domains, min_domains=self.min_domains,
-                               target=target_domains(len(item), self.max_domains))
+                               target=target_domains(len(item), self.max_domains, self.min_domains))
 
     def parse_output(self, text: str, item: list[tuple[str, int]]) -> list[dict[str, str]]:
         return parse_induce(text, self.max_domains)
@@ -209,7 +231,9 @@ class MapTagsTask(LLMTask[list[str], dict[str, str]]):
         self.domains = domains
 
     def format_input(self, item: list[str]) -> Messages:
-        return render_messages(self.template, tags=item, domains=self.domains)
+        # a Chinese batch was answered with Chinese domain names ("软件开发"), which match no listed name
+        foreign = any(not ch.isascii() and ch.isalpha() for tag in item for ch in tag)
+        return render_messages(self.template, tags=item, domains=self.domains, foreign=foreign)
 
     def parse_output(self, text: str, item: list[str]) -> dict[str, str]:
         return parse_map(text, item, [d["name"] for d in self.domains])

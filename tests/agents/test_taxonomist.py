@@ -1,7 +1,7 @@
 """Domains that grow with the pool, on a real store with the LLM roles pointed at the fake chat server.
 
 The fake induces a list that depends on the tags it is shown and maps tags by keyword onto whatever list the
-prompt numbers, so the test sees what a re-induction keeps, adds, splits and retires, and which tags move.
+prompt gives, by name, so the test sees what a re-induction keeps, adds, splits and retires, and which tags move.
 """
 import json
 import re
@@ -34,18 +34,22 @@ def fake(body, task):
         names += ["creative writing"] if poems else []
         return json.dumps({"domains": [{"name": n, "description": f"All about {n}."} for n in names]})
     if task == "map_tags":
-        listed = {name: int(k) for k, name in re.findall(r"^(\d+)\. ([^:]+):", system, re.M)}
-        tags = re.findall(r"^(\d+)\. (.+)$", user, re.M)
-        out = {}
-        for k, tag in tags:
-            pick = 0
-            for pattern, names in KEYWORDS:
-                if re.search(pattern, tag):
-                    pick = next((listed[n] for n in names if n in listed), 0)
-                    break
-            out[k] = pick
-        return json.dumps(out)
+        return json.dumps(map_by_keyword(system, user))
     raise AssertionError(task)
+
+
+def map_by_keyword(system, user, keywords=None):
+    """{tag: domain name} onto the domains the prompt lists ("other" when none of a tag's names is listed)."""
+    listed = set(re.findall(r"^- ([^:]+): ", system, re.M))
+    out = {}
+    for tag in re.findall(r"^- (.+)$", user, re.M):
+        pick = "other"
+        for pattern, names in keywords or KEYWORDS:
+            if re.search(pattern, tag):
+                pick = next((n for n in names if n in listed), "other")
+                break
+        out[tag] = pick
+    return out
 
 
 @pytest.fixture
@@ -144,12 +148,12 @@ def test_a_domain_no_new_one_matches_is_retired_and_its_tags_remapped(grown, sto
 
 def test_tags_a_reply_leaves_out_are_asked_again_and_never_put_in_other(config, store):
     def forgetful(body, task):  # answers only the first half of every batch it is sent
-        tags = re.findall(r"^(\d+)\. (.+)$", body["messages"][-1]["content"], re.M)
+        tags = re.findall(r"^- (.+)$", body["messages"][-1]["content"], re.M)
         if task == "induce_domains":
             return json.dumps({"domains": [{"name": "software development", "description": "Code."},
                                            {"name": "food and cooking", "description": "Food."}]})
-        return json.dumps({k: (1 if re.search("python|debug|sql|code", t) else 2)
-                           for k, t in tags[: max(1, len(tags) // 2)]})
+        return json.dumps({t: ("software development" if re.search("python|debug|sql|code", t) else
+                               "food and cooking") for t in tags[: max(1, len(tags) // 2)]})
 
     with ScriptedOpenAI(responder=forgetful) as srv:
         cfg = config.model_copy(update={

@@ -43,9 +43,10 @@ def fake_llm(body, task):
                                        {"name": "home and food", "description": "Cooking."},
                                        {"name": "creative writing", "description": "Poems."}]})
     if task == "map_tags":
-        tags = re.findall(r"^\d+\. (.+)$", user, re.M)
-        pick = lambda t: (1 if re.search("python|debug", t) else 2 if re.search("cook|recipe|烹饪|食谱", t) else 3)
-        return json.dumps({str(k + 1): pick(t) for k, t in enumerate(tags)})
+        tags = re.findall(r"^- (.+)$", user, re.M)
+        pick = lambda t: ("software development" if re.search("python|debug", t) else
+                          "home and food" if re.search("cook|recipe|烹饪|食谱", t) else "creative writing")
+        return json.dumps({t: pick(t) for t in tags})
     raise AssertionError(f"unexpected task {task!r}")
 
 

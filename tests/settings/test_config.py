@@ -126,3 +126,9 @@ def test_the_test_suites_own_variables_are_not_settings(tmp_path):
     cfg = load_config(tmp_path / "h", env={"ILOOP_TEST_ASSETS": "/x", "ILOOP_TEST_TAGGER_MODEL": "m",
                                            "ILOOP_SEED": "7"})
     assert cfg.seed == 7
+
+
+def test_domain_bounds_must_be_ordered(tmp_path):
+    with pytest.raises(ConfigError, match=r"min_domains \(9\) is above max_domains \(6\)"):
+        load_config(tmp_path, env={}, overrides=["taxonomy.min_domains=9", "taxonomy.max_domains=6"])
+    assert load_config(tmp_path, env={}, overrides=["taxonomy.min_domains=6"]).taxonomy.min_domains == 6

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from tools.domains import InduceDomainsTask, MapTagsTask, NameClusterTask, cluster_tags, scaled_top_k
@@ -45,7 +47,18 @@ def test_map_reads_numbers_and_names_and_leaves_unanswered_tags_unmapped():
         '{"mapping": {"Python Programming": "software development", "calculus": "Mathematics", "poetry": "arts"}}',
         ["python programming", "calculus", "poetry", "cooking"])
     assert got == {"python programming": "software development", "calculus": "mathematics", "poetry": "other"}
-    assert got.unknown == ["poetry"] and got.left_out == ["cooking"]
+    assert got.unknown == ["poetry"] and got.left_out == ["cooking"] and got.invented == ["arts"]
+
+
+def test_map_reads_the_name_reply_the_prompt_asks_for_and_skips_an_echoed_template_key():
+    two = [{"name": "software development", "description": "Code."}, *MATH]
+    reply = ('{"<tag>": "<domain name>", "contract law": "lawyer", "sql query optimization": "software development", '
+             '"largest magnitude": "mathematics", "albania": "other"}')
+    got = MapTagsTask("judge", two).parse_output(reply, ["contract law", "sql query optimization", "largest magnitude",
+                                                         "albania"])
+    assert got == {"contract law": "other", "sql query optimization": "software development",
+                   "largest magnitude": "mathematics", "albania": "other"}
+    assert got.invented == ["lawyer"] and got.unknown == ["contract law"] and got.left_out == []
 
 
 @pytest.mark.parametrize("reply", [
@@ -57,13 +70,34 @@ def test_map_accepts_the_shapes_small_models_answer_in(reply):
     two = [{"name": "software development", "description": "Code."}, *MATH]
     got = MapTagsTask("tagger", two).parse_output(reply, ["python programming", "debugging", "calculus"])
     assert got["debugging"] == "software development" and got["calculus"] == "mathematics"
+    eight = [f"t{k}" for k in range(8)]
     with pytest.raises(ParseError, match="no tag was given"):
-        MapTagsTask("tagger", MATH).parse_output('{"mapping": {"a": "zzz", "b": "yyy"}}', ["a", "b"])
+        MapTagsTask("tagger", MATH).parse_output(json.dumps({t: "zzz" for t in eight}), eight)
+    # a short batch may well be all 'other' (fragments of broken tags): that answer stands
+    assert MapTagsTask("tagger", MATH).parse_output('{"a": "other", "b": "yyy"}', ["a", "b"]) == {"a": "other",
+                                                                                                 "b": "other"}
 
 
-def test_map_prompt_lists_the_classification_standard():
-    msgs = MapTagsTask("tagger", MATH).format_input(["calculus"])
-    assert "1. mathematics: Numbers and proofs." in msgs[0]["content"] and "1. calculus" in msgs[1]["content"]
+def test_map_prompt_lists_the_classification_standard_and_asks_for_names():
+    msgs = MapTagsTask("tagger", MATH).format_input(["calculus", "poetry"])
+    assert "- mathematics: Numbers and proofs." in msgs[0]["content"] and "- other:" in msgs[0]["content"]
+    assert '{"<tag>": "<domain name>"' in msgs[0]["content"] and "- calculus\n- poetry" in msgs[1]["content"]
+    assert "not in English" not in msgs[0]["content"]
+    assert "write every domain name in English" in MapTagsTask("judge", MATH).format_input(["微积分"])[0]["content"]
+
+
+def test_map_reads_placeholder_brackets_and_other_written_in_chinese():
+    two = [{"name": "software development", "description": "Code."}, *MATH]
+    got = MapTagsTask("judge", two).parse_output('{"<programming>": "software development", "<合同法>": "其他", '
+                                                 '"微积分": "<mathematics>"}', ["programming", "合同法", "微积分"])
+    assert got == {"programming": "software development", "合同法": "other", "微积分": "mathematics"}
+    assert got.unknown == [] and got.invented == []
+
+
+def test_induce_asks_for_at_least_min_domains():
+    task = InduceDomainsTask("oracle", max_domains=24, min_domains=8)
+    text = task.format_input([(f"tag {k}", 1) for k in range(60)])[0]["content"]
+    assert "About 8 domains" in text and "never fewer than 8" in text  # sqrt(60 / 2) = 5 would be the target
 
 
 def test_cluster_naming_prompt_and_reply():
