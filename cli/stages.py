@@ -47,6 +47,9 @@ def tag(limit: Optional[int] = typer.Option(None, help="Conversations to tag now
             out.print(f"{key}: {report[key]}")
     for ext in report.get("extension", []):
         o, a = ext["other_before"], ext["other_after"]
+        if ext.get("error"):
+            out.print(f"'other' held {o.get('share_en', o['share']):.0%}: no domain added ({ext['error']})")
+            continue
         out.print(f"'other' held {o.get('share_en', o['share']):.0%} of the English tags: added "
                   f"{', '.join(ext['domains'])}; {ext['remapped']} tags mapped again, 'other' now "
                   f"{a.get('share_en', a['share']):.0%}")

@@ -6,9 +6,9 @@ pool: 5 domains, no law, health or geography), so their tags pile up in 'other'.
 above ``taxonomy.max_other_share``, the tags in 'other' (most frequent first, with the category names the mapper
 invented for them as hints) go to the domain role with the existing list; the new domains it proposes are added
 (decisions), and every tag in 'other' (both languages) goes back to the mapper against the whole list. At most
-``PER_EXTENSION`` domains a pass, ``taxonomy.extend_passes`` passes a round, and only when 'other' holds more
-English tags than after the last extension of an earlier round, so a share the list cannot lower costs a pass or
-two, not passes every round.
+``PER_EXTENSION`` domains a pass, ``taxonomy.extend_passes`` passes a round, and in a later round only when the
+English 'other' share has risen since (``extension_due``), so a share the list cannot lower costs a pass or two,
+not passes every round.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tools.prompts import render_messages
 
 MAX_TAGS_SHOWN = 60  # as many as the first induction sees: the prompt stays short enough for a small oracle
 MIN_OTHER_TAGS = 8
+SHARE_MARGIN = 0.02  # how far the English 'other' share must rise after an earlier round's extension to try again
 MAX_PROPOSED = 60
 # New domains one extension may add: asked for "1 to 19", the packaged 1.5B lists one domain per tag (as it did when
 # an induction asked it for 8); a few at a time keeps them broad, and the next round extends again if need be.
@@ -49,14 +50,22 @@ class ExtendDomainsTask(InduceDomainsTask):
 
 def extension_due(store: Store, cfg: TaxonomySettings, share: dict, round_: int) -> tuple[int, int]:
     """(room for new domains, English tags in 'other') when an extension is due, else (0, that count). Passes of
-    the same round are the caller's to count; the growth test looks at the last extension of an earlier round."""
+    the same round are the caller's to count. Across rounds the share must have risen since the last extension of
+    an earlier round (after the last induction, whose list it was measured against), by ``SHARE_MARGIN``: a share
+    the list cannot lower, flat while the pool grows, costs no further passes. A failed pass counts as one."""
     in_other = count_other_en(store)
     room = cfg.max_domains - (len(domain_repo.domain_ids(store)) - 1)
+    now = _share_en(share)
+    induced = (domain_repo.last_induction(store) or {"round": -1})["round"]
     last = [e for e in decisions.evidence_of(store, Node.TAXONOMIST, Action.EXTEND_DOMAINS)
-            if e.get("round", -1) < round_]
-    grown = not last or in_other > int(last[-1].get("other_en", 0))
-    high = cfg.max_other_share > 0 and share.get("share_en", share.get("share", 0.0)) > cfg.max_other_share
-    return (room if high and grown and in_other >= MIN_OTHER_TAGS and room > 0 else 0), in_other
+            if induced <= e.get("round", -1) < round_]
+    risen = not last or now > _share_en(last[-1].get("share_after") or last[-1]["share_before"]) + SHARE_MARGIN
+    high = cfg.max_other_share > 0 and now > cfg.max_other_share
+    return (room if high and risen and in_other >= MIN_OTHER_TAGS and room > 0 else 0), in_other
+
+
+def _share_en(share: dict) -> float:
+    return float(share.get("share_en", share.get("share", 0.0)))
 
 
 def extend_domains(store: Store, llm, cfg: TaxonomySettings, round_: int, share: dict, invented: dict[str, int],
@@ -77,7 +86,8 @@ def extend_domains(store: Store, llm, cfg: TaxonomySettings, round_: int, share:
     if not result.ok:
         decisions.record_one(store, round_, Node.TAXONOMIST, "domains", Action.EXTEND_DOMAINS,
                              f"no new domains: {result.error}", {**evidence, "reply": result.text[:800]})
-        return {"added": 0, "error": result.error}
+        return {"added": 0, "domains": [], "error": result.error, "other_before": share, "other_after": share,
+                "remapped": 0}
     added = domain_repo.add_domains(store, result.value, round_)
     sent = domain_repo.clear_domains_of(store, [ids[OTHER]])
     mapping = remap()

@@ -43,9 +43,11 @@ def update_domains(store: Store, space: TextSpace, llm, cfg: TaxonomySettings, r
     for _ in range(cfg.extend_passes):
         extension = extend_domains(store, llm, cfg, round_, domain_repo.other_share(store), invented,
                                    lambda: map_tags(store, llm, cfg, round_))
-        if not extension or not extension["added"]:
+        if not extension:
             break
-        report.setdefault("extension", []).append(extension)
+        report.setdefault("extension", []).append(extension)  # a failed pass too: the report says it was tried
+        if not extension["added"]:
+            break
         invented = extension["mapping"]["invented"]
     report["other"] = share = domain_repo.other_share(store)
     if domain_repo.domain_ids(store):

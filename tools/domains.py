@@ -9,7 +9,6 @@ from tools.llm_parse import ParseError, parse_json_object
 from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
 
-ALL_OTHER_SUSPECT = 8  # a batch at least this long answered 'other' for every tag is rejected as degenerate
 _NAME = re.compile(r"^[a-z][a-z0-9 &/,'-]{1,58}$")
 
 
@@ -120,24 +119,31 @@ def parse_map(text: str, tags: list[str], domain_names: list[str]) -> MapResult:
     out: dict[str, str] = {}
     unknown: list[str] = []
     invented: list[str] = []
+    numeric = True
     for key, value in mapping.items():
-        key_s = _bare(str(key))
+        raw = str(key).strip()
+        key_s = raw if raw.lower() in by_tag else _bare(raw)  # a real tag may be "<div>"
         k = _number(key_s)
         tag = tags[k - 1] if k is not None and 1 <= k <= len(tags) and not key_s.lower() in by_tag else None
         tag = tag or by_tag.get(key_s.lower()) or by_tag.get(re.sub(r"^\s*\d+[.):]\s*", "", key_s).lower())
         if tag is None or tag in out:
             continue
         value = _bare(value) if isinstance(value, str) else value
-        domain = OTHER if isinstance(value, str) and value.lower() in _OTHER_WORDS else _category(value, domain_names)
+        said_other = isinstance(value, str) and value.lower() in _OTHER_WORDS
+        numeric = numeric and _number(value) is not None
+        domain = OTHER if said_other else _category(value, domain_names)
         if domain is None:
             unknown.append(tag)
             if isinstance(value, str) and _NAME.match(v := re.sub(r"\s+", " ", value.lower())):
                 invented.append(v)
         out[tag] = domain or OTHER
-    # all-'other' was the numbered prompt's degenerate answer (40 zeros); for a short batch it is a fair one (the
-    # tagger's cut-off fragments, "501(c)(3", "anonymous` (bool"), and rejecting it left those unmapped for ever
-    if not any(v != OTHER for v in out.values()) and len(tags) >= ALL_OTHER_SUSPECT:
-        raise ParseError("no tag was given a listed domain; answer with the domain names exactly as listed")
+    # No listed domain and only numbers is the numbered prompt's degenerate answer (40 zeros). Names are not:
+    # "other" for every tag is fair (the tagger's cut-off fragments, "501(c)(3"; a re-map of tags already in
+    # 'other'), and invented names are evidence of a missing domain for the extension. A rejected batch is asked
+    # the same prompt next round, which the LLM cache answers the same, so rejecting those would strand the tags.
+    if not any(v != OTHER for v in out.values()) and numeric and len(tags) > 1:
+        raise ParseError("no tag was given a listed domain; answer with the domain names exactly as listed, not "
+                         "numbers")
     return MapResult(out, [t for t in tags if t not in out], unknown, invented)
 
 
@@ -222,7 +228,7 @@ class InduceDomainsTask(LLMTask[list[tuple[str, int]], list[dict[str, str]]]):
 
 
 class MapTagsTask(LLMTask[list[str], dict[str, str]]):
-    """A batch of fine tags -> tag -> domain name ('other' for tags left out)."""
+    """A batch of fine tags -> tag -> domain name, for the tags the reply answered (``MapResult``)."""
 
     name, template = "map_tags", "domain_map.j2"
 

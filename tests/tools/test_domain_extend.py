@@ -14,6 +14,7 @@ from tools.domain_extend import ExtendDomainsTask
 from tools.llm_parse import ParseError
 
 LAW = [["contract law", "legal writing"], ["contract law", "python programming"], ["tax law", "legal advice"]]
+MORE_LAW = [["legal research", "law review"], ["legal ethics", "legal drafting"]]  # 8 law tags in all
 WITH_LAW = KEYWORDS + [("law|legal", ["law and government"])]
 
 
@@ -67,11 +68,24 @@ def test_no_second_call_while_other_has_not_grown_and_none_when_switched_off(ser
     on = cfg.model_copy(update={"taxonomy": cfg.taxonomy.model_copy(update={"max_other_share": 0.2,
                                                                             "max_domains": 3})})
     report = run(store, on, 2)  # room for one domain only: the first proposed new one
-    assert [e["domains"] for e in report["extension"]] == [["creative writing"]]  # no room for a second pass
+    assert [e["domains"] for e in report["extension"]] == [["creative writing"]]
     assert placed(store)["contract law"] == "other" and report["other"]["share_en"] > 0.2
-    srv.requests.clear()
-    assert "extension" not in run(store, on, 3)  # 'other' has not grown since: no call; nor room left
-    assert not [r for r in srv.requests if r["task"] == "extend_domains"]
+
+
+def test_a_later_round_extends_again_only_when_the_share_has_risen(config, store):
+    with ScriptedOpenAI(responder=one_at_a_time) as srv:
+        cfg = config.model_copy(update={
+            "roles": {r: config.role(r).model_copy(update={"base_url": srv.base_url}) for r in ROLES},
+            "taxonomy": config.taxonomy.model_copy(update={"extend_passes": 1})})
+        add_pool(store, CODE * 2 + FOOD + POEMS + LAW + MORE_LAW)
+        assert [e["domains"] for e in run(store, cfg, 1)["extension"]] == [["creative writing"]]
+        flat = run(store, cfg, 2)  # the 8 law tags are still in 'other' (36%), above the cut, with room to spare
+        assert "extension" not in flat and flat["other"]["share_en"] > 0.3
+        add_pool(store, [["criminal law", "legal history"], ["family law", "legal aid"]])  # 'other' rises to 46%
+        risen = run(store, cfg, 3)
+    assert [e["domains"] for e in risen["extension"]] == [["law and government"]]
+    assert [r["task"] for r in srv.requests].count("extend_domains") == 2
+    assert placed(store)["family law"] == "law and government" and risen["other"]["share_en"] == 0.0
 
 
 def test_extend_task_drops_existing_names_and_rejects_a_reply_with_nothing_new():
@@ -100,8 +114,7 @@ def test_a_round_makes_up_to_extend_passes_passes_while_other_stays_high(config,
             "roles": {r: config.role(r).model_copy(update={"base_url": srv.base_url}) for r in ROLES},
             "taxonomy": config.taxonomy.model_copy(update={"extend_passes": passes})})
         # 8 law tags: still enough in 'other' for a pass after the poems found their domain
-        more_law = [["legal research", "law review"], ["legal ethics", "legal drafting"]]
-        add_pool(store, CODE * 2 + FOOD + POEMS + LAW + more_law)
+        add_pool(store, CODE * 2 + FOOD + POEMS + LAW + MORE_LAW)
         report = run(store, cfg, 1)
     assert [e["domains"] for e in report["extension"]] == [["creative writing"], ["law and government"]][:passes]
     assert (placed(store)["contract law"] == "law and government") == (passes == 2)
