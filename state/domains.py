@@ -52,6 +52,11 @@ def descriptions(store: Store) -> dict[str, str]:
                                  .order_by(d.c.id)).all())
 
 
+def domain_rows(store: Store) -> list[dict[str, str]]:
+    """The active domains but 'other' as {name, description} rows, the list the LLM tasks are shown."""
+    return [dict(name=n, description=d) for n, d in descriptions(store).items() if n != OTHER]
+
+
 def all_domains(store: Store, include_retired: bool = False) -> list[tuple[int, str, str]]:
     d = Domain.__table__
     q = sa.select(d.c.id, d.c.name, d.c.description).order_by(d.c.id)

@@ -78,7 +78,7 @@ def extend_domains(store: Store, llm, cfg: TaxonomySettings, round_: int, share:
     ids = domain_repo.domain_ids(store)
     placed = domain_repo.tag_domain_ids(store, "en")
     tags = [(t.name, t.frequency) for t in canonical_tags(store, "en") if placed.get(t.id) == ids[OTHER]]
-    existing = [dict(name=n, description=d) for n, d in domain_repo.descriptions(store).items() if n != OTHER]
+    existing = domain_repo.domain_rows(store)
     hints = [f"{name} ({n})" for name, n in invented.items()][:20]
     task = ExtendDomainsTask(cfg.domain_role, min(room, PER_EXTENSION), 600)
     (result,) = llm.run(task, [(existing, tags[:MAX_TAGS_SHOWN], hints)])

@@ -241,7 +241,7 @@ def _map_by_alignment(store: Store) -> int:
 
 def _llm_map(store: Store, llm, cfg: TaxonomySettings, round_: int, todo: list[CanonicalTag], ids: dict[str, int],
              counts: Counter, invented: Counter) -> None:
-    rows = [dict(name=n, description=desc) for n, desc in domain_repo.descriptions(store).items() if n != OTHER]
+    rows = domain_repo.domain_rows(store)
     rejected: list = []
     placed = _map_names(llm, cfg, rows, todo, counts, rejected, invented)
     for domain in placed.values():
