@@ -164,14 +164,20 @@ def rewrite_tags(store: Store, updates: list[TagUpdate], merges: list[TagMergeRo
 
 
 def recent_merges(store: Store, limit: int = 50) -> list[dict]:
-    """The newest merges: alias name, canonical name, language, method, similarity, round."""
+    """The newest merges that hold now: alias name, canonical name, language, method, similarity, round.
+
+    tag_merges keeps every merge ever made; a re-normalisation can undo one (the alias is canonical again) or
+    re-point it, and records a merge it repeats again. Only a merge whose alias still points at its target is
+    shown, once (its newest record), so the list never holds more rows than there are aliases."""
     t, m = Tag.__table__, TagMerge.__table__
     src, dst = t.alias("src"), t.alias("dst")
+    newest = sa.select(sa.func.max(m.c.id)).group_by(m.c.from_tag_id, m.c.to_tag_id).scalar_subquery()
     with store.engine.connect() as conn:
         return [dict(x) for x in conn.execute(
             sa.select(src.c.name.label("alias"), dst.c.name.label("canonical"), src.c.lang, m.c.method,
                       m.c.similarity, m.c.round)
             .select_from(m.join(src, m.c.from_tag_id == src.c.id).join(dst, m.c.to_tag_id == dst.c.id))
+            .where(src.c.status == "alias", src.c.canonical_id == m.c.to_tag_id, m.c.id.in_(newest))
             .order_by(m.c.id.desc()).limit(limit)).mappings()]
 
 
