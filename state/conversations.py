@@ -64,7 +64,8 @@ def add_conversations(store: Store, items: list[NewConversation]) -> dict[str, i
     first: dict[str, NewConversation] = {}
     for it in items:
         first.setdefault(it.content_hash, it)
-    fresh = [it for h, it in first.items() if h not in existing_hashes(store, list(first))]
+    stored = existing_hashes(store, list(first))  # once per batch: inside the comprehension it ran once per item
+    fresh = [it for h, it in first.items() if h not in stored]
     if not fresh:
         return {}
     store.insert_ignore(Conversation.__table__, [it.row() for it in fresh], ["content_hash"])
