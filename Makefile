@@ -59,6 +59,8 @@ bench: install
 	$(BIN)/python bench/bench_taxonomy.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_selection.py
+	$(BIN)/python bench/bench_embedder.py
+	$(BIN)/python bench/bench_llama_logits.py
 
 constraints: install
 	$(BIN)/python .ci/freeze_constraints.py $(CONSTRAINTS)
