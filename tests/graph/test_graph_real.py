@@ -2,8 +2,8 @@
 
 The roles talk to the embedded llama.cpp server (Qwen2.5-Coder-1.5B, the default of every role) through a
 recording pass-through on 127.0.0.1, which only notes the task name the LLM layer sends in ``X-Iloop-Task``; every
-reply is the real model's. Limits are tiny (six conversations, one seed, short answers): with ten conversations it
-took 12 min on a loaded 2-core machine. The assertions are about the graph doing each stage's work on real output,
+reply is the real model's. Limits are tiny (four conversations, one seed, short answers): six conversations took
+10 min on the idle 2-core machine (806 s in a clean-clone CI run), most of it tagging and mapping. The assertions are about the graph doing each stage's work on real output,
 not about its quality.
 """
 import json
@@ -36,7 +36,7 @@ def small_pool(assets, tmp_path):
                 for r in records if not r.get("input")][:n]
     near = {"messages": [{"role": "user", "content": NEAR_BENCHMARK},
                          {"role": "assistant", "content": "Aloha! Here is my trip..."}]}
-    return write_jsonl(tmp_path / "pool.jsonl", first("alpaca-en", 4) + first("alpaca-zh", 1) + [near])
+    return write_jsonl(tmp_path / "pool.jsonl", first("alpaca-en", 2) + first("alpaca-zh", 1) + [near])
 
 
 def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets, tmp_path):
@@ -82,8 +82,8 @@ def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets
         seeds = conn.execute(sa.text("SELECT count(*) FROM seeds")).scalar()
         nodes = dict(conn.execute(sa.text("SELECT node, count(*) FROM decisions GROUP BY node")).all())
         usage = dict(conn.execute(sa.text("SELECT role, calls FROM token_usage")).all())
-    assert tagged >= 4 and domains >= 2  # the real 1.5B tagged most of six conversations; domains were induced
+    assert tagged >= 3 and domains >= 2  # the real 1.5B tagged most of four conversations; domains were induced
     assert nodes.get("tagger", 0) >= 1 and nodes.get("taxonomist", 0) >= 1 and nodes.get("finish") == 1
-    assert usage.get("tagger", 0) >= 6 and usage.get("oracle", 0) >= 1 and usage.get("judge", 0) >= 1
+    assert usage.get("tagger", 0) >= 4 and usage.get("oracle", 0) >= 1 and usage.get("judge", 0) >= 1
     # the selector chose a seed (the hard-to-follow quota rounds up to one); the evolver rewrote and judged it
     assert seeds >= 1 and {"evolve", "judge_evolution"} <= set(tasks) and nodes.get("evolver", 0) >= 1
