@@ -38,7 +38,7 @@ demo: install
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
 	# M_FT on 2 CPU cores: the demo shrinks the balanced subset to 4 conversations per domain with 256-token
 	# windows (one epoch over all of it), not the coverage of it; real runs keep the defaults (docs/seeds.md).
-	# The 1.5B generates at ~9 tok/s and reads prompts at ~16 tok/s on the current 2-core machine, so the demo
+	# The 1.5B generates at ~9 tok/s and reads prompts at ~20 tok/s on the current 2-core machine, so the demo
 	# evolves 4 seeds with 512-token answers, and the pool's leakage check compares the first two user turns
 	# (README "Timings" has the measured steps).
 	$(BIN)/iloop --home $(HOME_DIR) --set finetune.per_domain=4 --set finetune.max_tokens=256 \

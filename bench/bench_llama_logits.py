@@ -2,10 +2,11 @@
 
     python bench/bench_llama_logits.py [--model qwen2.5-coder-1.5b] [--tokens 700] [--generate 80]
 
-llama-cpp-python's server keeps the logits of every prompt token by default (logits_all=True), a vocabulary-wide
-row per token copied into numpy; nothing in instruct-loop asks for logprobs. The same prompt (the README, cut to
+llama-cpp-python's server keeps the logits of every prompt token by default (its settings say logits_all=True;
+Llama() itself defaults to False), a vocabulary-wide row per token copied into numpy; nothing in instruct-loop asks
+for logprobs. The same prompt (the README, cut to
 --tokens) is read twice per setting on a fresh context (the best is kept), then --generate tokens are sampled
-greedily; each setting runs twice, in both orders, and its best is kept. The ratio is against the library's
+greedily; each setting runs twice, in both orders, and its best is kept. The ratio is against the server's
 default measured in the same run.
 """
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main() -> None:
         runs[setting].append(speeds(gguf, setting, args.tokens, args.generate))
     base, ours = [(max(r[0] for r in runs[s]), max(r[1] for r in runs[s])) for s in (True, False)]
     print(f"{args.model}, {args.tokens}-token prompt, {os.cpu_count()} threads")
-    print(f"logits_all=true  (library default): prompt {base[0]:6.1f} tok/s   generate {base[1]:5.1f} tok/s")
+    print(f"logits_all=true  (server default):  prompt {base[0]:6.1f} tok/s   generate {base[1]:5.1f} tok/s")
     print(f"logits_all=false (embedded server): prompt {ours[0]:6.1f} tok/s   generate {ours[1]:5.1f} tok/s")
     print(f"ratio: prompt {ours[0] / base[0]:.2f}x   generate {ours[1] / base[1]:.2f}x")
 
