@@ -10,8 +10,9 @@ Per model: each item's best cosine, n-gram containment and verdict, then recall 
 (remove_threshold, band_low) at the n-gram cut. Combined (when more than one model is given): the guard's own rule
 (tools/leakage.py: judge_pairs per model, combine, for_judge) over a grid of per-model remove thresholds with each
 model's preset band. --llm asks the judge role about the pairs the guard would ask about under the presets
-(each model's strongest band pair, once per benchmark prompt), at most --max-calls new calls; verdicts are kept in
-<home>/judge-verdicts.json and the LLM cache in <home>/judge, so a rerun continues where it stopped. A grid cell
+(each model's strongest band pair, once per benchmark prompt; a cross-lingual pair is translated first, as the guard
+does it: tools/leakage_judge.py), at most --max-calls new pairs; verdicts are kept in
+<home>/judge-verdicts-v2.json and the LLM cache in <home>/judge, so a rerun continues where it stopped. A grid cell
 that needs a verdict nobody asked for counts it as "different" and is marked with how many. docs/leakage.md reports
 the run and the chosen presets.
 """
@@ -73,10 +74,12 @@ def flagged(c, text: str, verdicts: dict | None, missing: list) -> bool:
 def ask_judge(home: Path, pairs: list[tuple], max_calls: int) -> dict:
     """Verdicts {(prompt id, text): same?} for pairs = [(prompt, text)], from the saved file, then the judge."""
     from tools.embedded_server import embedded_servers
-    from tools.leakage import SameTaskCheck
+    from tools.leakage_judge import judge_same_task
     from tools.llm import LLM
 
-    path = home / "judge-verdicts.json"
+    # v2: cross-lingual pairs judged on a translation (tools/leakage_judge.py); a v1 file (the direct judge) is
+    # never read as if it held v2 verdicts
+    path = home / "judge-verdicts-v2.json"
     saved = json.loads(path.read_text()) if path.exists() else []
     verdicts = {(pid, t): v for pid, t, v in saved}
     todo = list({(p.id, t): (p, t) for p, t in pairs if (p.id, t) not in verdicts}.values())
@@ -89,9 +92,15 @@ def ask_judge(home: Path, pairs: list[tuple], max_calls: int) -> dict:
         with embedded_servers(cfg, ["judge"]):
             for k in range(0, len(todo), 10):
                 part = todo[k:k + 10]
-                for (p, t), r in zip(part, llm.run(SameTaskCheck("judge"), [(p.text, t) for p, t in part])):
-                    if r.ok:
-                        verdicts[(p.id, t)] = bool(r.value)
+                found, counts = judge_same_task(llm, [(p.text, t) for p, t in part])  # the guard's own check
+                for (p, t), v in zip(part, found):
+                    if v.ok:
+                        verdicts[(p.id, t)] = v.same
+                    if v.translation:
+                        verdict = "same" if v.same else "different"
+                        print(f"    translated {t[:40]!r} -> {v.translation[:80]!r}: {verdict}")
+                if counts["translate_failed"] or counts["judge_failed"]:
+                    print(f"    {counts}")
                 path.write_text(json.dumps([[pid, t, v] for (pid, t), v in verdicts.items()], ensure_ascii=False))
                 print(f"  judged {min(k + 10, len(todo))}/{len(todo)}", flush=True)
     return verdicts
@@ -169,7 +178,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["minilm-l6-v2", "use-multilingual-v3"])
     ap.add_argument("--ngram", type=float, default=0.7, help="leakage.ngram_threshold")
     ap.add_argument("--home", default="", help="a home kept between runs (its LLM cache makes a rerun free)")
-    ap.add_argument("--max-calls", type=int, default=200, help="new judge calls at most (0: saved verdicts only)")
+    ap.add_argument("--max-calls", type=int, default=200, help="new pairs to judge at most (0: saved verdicts only; a cross-lingual pair costs a translation too)")
     ap.add_argument("--quiet", action="store_true", help="no per-item lines")
     args = ap.parse_args()
     items = [json.loads(line) for line in open(HERE / "leakage_calibration.jsonl", encoding="utf-8")]

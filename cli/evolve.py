@@ -68,6 +68,11 @@ def leakage(bench: List[Path] = typer.Option([], "--bench", help="Extra benchmar
     for model, n in (pool.get("screened_turns") or {}).items():
         out.print(f"{model} skipped {n} user turns that {res.config.leakage.screen} put below its floor "
                   f"(leakage.screen)")
+    for where, judged in (("pool", pool.get("judged")), ("candidates", summary["candidates"].get("judged"))):
+        if judged and judged.get("pairs"):
+            out.print(f"{where}: the judge was asked about {judged['pairs']} band pairs ({judged['cross_lingual']} "
+                      f"cross-lingual, judged on a translation; {judged['translate_failed']} translations and "
+                      f"{judged['judge_failed']} verdicts failed)")
     if summary["report"]:
         out.print(f"removed pairs and scores: {summary['report']}")
     if bench:

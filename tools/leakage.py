@@ -163,6 +163,7 @@ class Match:
     llm_verdict: str = ""
     text: str = ""
     model: str = ""  # the embedder whose cosine this is
+    translation: str = ""  # a cross-lingual pair: the item as the judge compared it (tools/leakage_judge.py)
 
 
 @dataclass

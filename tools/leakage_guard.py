@@ -27,8 +27,9 @@ from tools.assets import AssetStore
 from tools.embedded_server import embedded_servers
 from tools.embedder import Embedder, cached_vectors
 from tools.instructions import embed_conversations
-from tools.leakage import (BenchPrompt, ItemCheck, Match, SameTaskCheck, combine, fingerprint, judge_pairs,
+from tools.leakage import (BenchPrompt, ItemCheck, Match, combine, fingerprint, judge_pairs,
                            load_benchmarks, nearest, user_turns)
+from tools.leakage_judge import judge_same_task
 from tools.llm import LLM
 
 
@@ -58,6 +59,7 @@ class LeakageGuard:
         self.screen_floor = (settings.screen_floor if settings.screen_floor is not None
                              else self.cuts[self.screen].band_low) if self.screen else 0.0
         self.screened: dict[str, int] = {}  # turns each non-screen embedder skipped
+        self.judged: dict[str, int] = {}  # the LLM check's pairs: asked, cross-lingual, failed translations
 
     def bench_index(self, extra_files: list[str] | None = None) -> BenchIndex:
         """Benchmark prompts embedded by every embedder into its own collection (one per prompt set and model, so a
@@ -127,11 +129,15 @@ class LeakageGuard:
         checks = [combine(list(cs)) for cs in zip(*per_model)]
         if llm is not None:
             open_ = [(c, m) for c in checks for m in c.for_judge()]
-            for (c, m), r in zip(open_, llm.run(SameTaskCheck("judge"), [(m.prompt.text, m.text) for _, m in open_])):
-                m.llm_verdict = ("same" if r.value else "different") if r.ok else "error"
-                if r.ok and r.value:
+            verdicts, counts = judge_same_task(llm, [(m.prompt.text, m.text) for _, m in open_])
+            for (c, m), v in zip(open_, verdicts):
+                m.llm_verdict = ("same" if v.same else "different") if v.ok else "error"
+                m.translation = v.translation
+                if v.same:
                     m.method = "llm"
                     c.leak = c.leak or m
+            for k, n in counts.items():
+                self.judged[k] = self.judged.get(k, 0) + n
         return checks
 
     def _record(self, round_: int, rows: list[LeakRow], subjects: list[str], checks: list[ItemCheck]) -> None:
@@ -145,7 +151,8 @@ class LeakageGuard:
         with open(report, "a", encoding="utf-8") as fh:
             for r, subj, ch in zip(rows, subjects, checks):
                 fh.write(json.dumps({"subject": subj, **{k: getattr(r, k) for k in keys}, "model": ch.leak.model,
-                                     "best": ch.best, "item": json.loads(r.messages)[0]["content"][:500]},
+                                     "best": ch.best, "item": json.loads(r.messages)[0]["content"][:500],
+                                     **({"judged_translation": ch.leak.translation} if ch.leak.translation else {})},
                                     ensure_ascii=False) + "\n")
         decisions.record(self.store, [DecisionRow(
             round_, Node.LEAKAGE_GUARD, subj, Action.REMOVE_LEAK,
@@ -159,7 +166,7 @@ class LeakageGuard:
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Check every stored conversation not yet checked against this benchmark set; remove the leaks."""
         figures: dict[str, Any] = {"checked": 0, "removed": 0, "band": 0}
-        self.screened = {}
+        self.screened, self.judged = {}, {}
         for rows in conversations.pages(self.store, page, where=leaks.not_checked_against(idx.fp)):
             stored = self.vectors.get_vectors(self.conversations, [r.content_hash for r in rows])
             checks = self.check_items(idx, [r.messages for r in rows], llm, [stored.get(r.content_hash) for r in rows])
@@ -178,6 +185,8 @@ class LeakageGuard:
                 progress(len(rows))
         if self.screened:
             figures["screened_turns"] = dict(self.screened)
+        if self.judged:
+            figures["judged"] = dict(self.judged)
         return figures
 
     def admit_candidates(self, idx: BenchIndex, round_: int, llm=None) -> dict[str, Any]:
@@ -186,7 +195,10 @@ class LeakageGuard:
         figures: dict[str, Any] = {"candidates": len(rows), "leaks": 0, "duplicates": 0, "admitted": 0, "ids": []}
         if not rows:
             return figures
+        self.judged = {}
         checks = self.check_items(idx, [r.messages for r in rows], llm)
+        if self.judged:
+            figures["judged"] = dict(self.judged)
         found = [(r, ch.leak) for r, ch in zip(rows, checks) if ch.leak]
         self._record(round_, [_leak_row(round_, m, r.kind, r.kind, r.content_hash, r.messages, candidate_id=r.id)
                               for r, m in found], [f"candidate:{r.id}" for r, _ in found],

@@ -131,10 +131,20 @@ EN_PARAPHRASE = "Who sang lead vocals first in the band Starship?"
 ZH_TRANSLATION = next(iter(TRANSLATIONS))
 
 
+# What the scripted judge answers when asked to translate a Chinese turn (worded unlike the benchmark prompts)
+BACK = {"我该如何培养自己的批判性思维能力？": "How should I train my own ability to think critically?",
+        "在印度，网络赌场合法吗？": "In India, are internet casinos lawful?",
+        ZH_CLEAN: "Write a program in Python that prints the first 20 Fibonacci numbers."}
+
+
 def _judge_by_source(body, task):
-    # The scripted judge says "same" exactly for a translation shown with its own source prompt.
+    # The scripted judge translates from BACK, and says "same" exactly for a translation (or its rendering in
+    # English) shown with its own source prompt.
     content = body["messages"][-1]["content"]
-    return json.dumps({"same_task": any(zh in content and en in content for zh, en in TRANSLATIONS.items())})
+    if task == "leakage_translate":
+        return json.dumps({"translation": next(en for zh, en in BACK.items() if zh in content)})
+    return json.dumps({"same_task": any((zh in content or BACK[zh] in content) and en in content
+                                        for zh, en in TRANSLATIONS.items())})
 
 
 def _guard_with(config, tmp_path, name, srv, records, **leakage):
@@ -169,6 +179,13 @@ def test_the_default_guard_uses_minilm_for_paraphrases_and_use_for_translations(
         assert set(by_model) == {"minilm-l6-v2", "use-multilingual-v3"}
         assert by_model["minilm-l6-v2"]["item"] == EN_PARAPHRASE and by_model["minilm-l6-v2"]["method"] == "semantic"
         assert by_model["use-multilingual-v3"]["item"] == ZH_TRANSLATION
+        # judged on its translation: the judge translated each Chinese band turn first, and the report says so
+        assert by_model["use-multilingual-v3"]["judged_translation"] == BACK[ZH_TRANSLATION]
+        judged = summary["pool"]["judged"]
+        assert judged["cross_lingual"] >= 1 and judged["translate_failed"] == judged["judge_failed"] == 0
+        assert sum(r["task"] == "leakage_translate" for r in srv.requests) == judged["cross_lingual"]
+        assert not any(ZH_TRANSLATION in r["body"]["messages"][-1]["content"] for r in srv.requests
+                       if r["task"] == "leakage_check")
         assert by_model["use-multilingual-v3"]["best"]["minilm-l6-v2"] < mini.band_low  # MiniLM alone misses it
         assert sorted(r.split(" ")[1] for r in reasons) == ["(minilm-l6-v2):", "(use-multilingual-v3):"]
         # USE screens for MiniLM (leakage.screen): turns below USE's band are not embedded by MiniLM at all
