@@ -1,5 +1,6 @@
-"""Tagging with the real packaged tagger (Qwen2.5-Coder-1.5B GGUF) over 12 real conversations
-(8 English, 4 Chinese: the first of the 20 docs/taxonomy.md measured the models on, 17 of 20 valid with the 1.5B).
+"""Tagging with the real packaged tagger (Qwen2.5-Coder-1.5B GGUF) over 8 real conversations
+(5 English, 3 Chinese: the first of the 20 docs/taxonomy.md measured the models on, 17 of 20 valid with the 1.5B;
+the first 8 English and 4 Chinese were 12 of 12 tagged in the last run with 12, 176 s).
 
 ILOOP_TEST_TAGGER_MODEL=qwen2.5-coder-0.5b runs it on the smaller model (55% valid on the 20, measured)."""
 import json
@@ -28,7 +29,7 @@ def test_real_model_tags_real_conversations_in_both_languages(config, assets, tm
     imp.ingest_file(assets.pool_path("alpaca-en"), "alpaca-en")
     c = sa.text("SELECT id FROM conversations WHERE source = :s ORDER BY id LIMIT :n")
     with res.store.engine.connect() as conn:
-        ids = [*conn.execute(c, {"s": "alpaca-en", "n": 8}).scalars(), *conn.execute(c, {"s": "alpaca-zh", "n": 4}).scalars()]
+        ids = [*conn.execute(c, {"s": "alpaca-en", "n": 5}).scalars(), *conn.execute(c, {"s": "alpaca-zh", "n": 3}).scalars()]
     with embedded_servers(cfg, ["tagger"]):
         counts = tag_conversations(res.store, LLM(cfg, res.store, 1), cfg.tagging, ids, 1)
     rate = counts["tagged"] / len(ids)
