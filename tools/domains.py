@@ -20,6 +20,9 @@ def _domain(item: object, where: str) -> dict[str, str]:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise ParseError(f"{where} must be an object with a string 'name'")
     name = re.sub(r"\s+", " ", item["name"].strip().lower())
+    # the 1.5B adds an abbreviation ("search engine optimization (seo)"): the name is kept without it, rather than
+    # the whole proposal being rejected
+    name = re.sub(r"\s*\([^()]*\)$", "", name)
     desc = item.get("description", "")
     if not isinstance(desc, str) or not desc.strip():
         raise ParseError(f'domain "{name}" needs a one-sentence description')

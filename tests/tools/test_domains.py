@@ -23,6 +23,10 @@ def test_induce_parses_names_and_drops_other():
     assert INDUCE.parse_output(DOMAINS, []) == [
         {"name": "software development", "description": "Programming and tools."},
         {"name": "mathematics", "description": "Numbers and proofs."}]
+    # an abbreviation in brackets (what the 1.5B proposed in a demo round) is dropped, not the whole reply
+    seo = '{"domains": [{"name": "Search Engine Optimization (SEO)", "description": "Ranking pages."}, ' \
+          '{"name": "law", "description": "Courts."}]}'
+    assert [d["name"] for d in INDUCE.parse_output(seo, [])] == ["search engine optimization", "law"]
 
 
 @pytest.mark.parametrize("reply,match", [
