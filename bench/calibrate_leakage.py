@@ -178,7 +178,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["minilm-l6-v2", "use-multilingual-v3"])
     ap.add_argument("--ngram", type=float, default=0.7, help="leakage.ngram_threshold")
     ap.add_argument("--home", default="", help="a home kept between runs (its LLM cache makes a rerun free)")
-    ap.add_argument("--max-calls", type=int, default=200, help="new pairs to judge at most (0: saved verdicts only; a cross-lingual pair costs a translation too)")
+    ap.add_argument("--max-calls", type=int, default=200,
+                    help="new pairs to judge at most (0: saved verdicts only; a cross-lingual pair costs a translation too)")
     ap.add_argument("--quiet", action="store_true", help="no per-item lines")
     args = ap.parse_args()
     items = [json.loads(line) for line in open(HERE / "leakage_calibration.jsonl", encoding="utf-8")]
