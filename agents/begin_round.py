@@ -18,4 +18,5 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     number = rounds.start_round(res.store, thread_id)
     decisions.record_one(res.store, number, Node.BEGIN_ROUND, f"thread:{thread_id}", Action.START,
                          f"round {state.get('round', 0) + 1} of this thread", {"db_round": number})
-    return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {}}
+    return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {},
+            "diagnosis": {}, "synthesis": {}}

@@ -45,7 +45,8 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
                             vectors_total)
     metrics.update(graph_metrics(state.get("taxonomy") or {}))
     metrics.update((state.get("seeds") or {}).get("metrics") or {})
-    metrics.update((state.get("evolution") or {}).get("metrics") or {})
+    for part in ("evolution", "diagnosis", "synthesis"):
+        metrics.update((state.get(part) or {}).get("metrics") or {})
     metric_repo.record_metrics(res.store, round_, metrics)
     rounds.finish_round(res.store, round_, "done", {"metrics": metrics})
     # Growth is the larger of dataset growth and coverage growth (new canonical tags): a round that only tags

@@ -42,6 +42,13 @@ class IloopState(IloopInput, total=False):
     evolution: dict[str, Any]
     """The evolver's figures: seeds tried, candidates staged, counts per outcome (accepted and each rejection
     reason), the operation weights used, and the metrics measure writes."""
+    diagnosis: dict[str, Any]
+    """The oracle diagnoser's figures: items answered, deficient findings, rejections by reason (named_entity,
+    parse_error), skills mapped and candidate tags, the M_FT that answered, its tokens/s, seconds per step, and the
+    metrics measure writes."""
+    synthesis: dict[str, Any]
+    """The targeted synthesizer's figures: skills served, items asked for and staged, counts per rejection reason,
+    the per-skill plan, and the metrics measure writes."""
     leakage: dict[str, Any]
     """The leakage guard's figures: items removed in this thread so far and the last check's summary (pool checked
     and removed, candidates admitted, leaks, duplicates)."""

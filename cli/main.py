@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from cli import common, data, evolve, home, loop, seeds, stages
+from cli import common, data, diagnose, evolve, home, loop, seeds, stages
 
 app = typer.Typer(help="instruct-loop: grow an SFT set toward the skills and difficulty a model lacks.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -47,6 +47,9 @@ app.command()(seeds.finetune)
 app.command()(seeds.select)
 app.command()(evolve.evolve)
 app.command()(evolve.leakage)
+app.command()(diagnose.diagnose)
+app.command()(diagnose.synthesize)
+app.command()(diagnose.ledger)
 
 if __name__ == "__main__":
     app()

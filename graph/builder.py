@@ -1,9 +1,11 @@
 """The LangGraph state machine. Each stage issue adds its agent node here; there is no other pipeline.
 
 Current loop: begin_round -> ingest -> embed -> pool_leakage_guard -> tagger -> taxonomist -> coverage_analyst ->
-seed_selector -> evolver -> leakage_guard -> tag_new -> measure -> (begin_round | finish).
-The leakage guard sits at two places: pool_leakage_guard checks the pool before anything is tagged or seeded, and
-leakage_guard checks the evolver's candidates before they become conversations.
+seed_selector -> evolver -> leakage_guard -> oracle_diagnoser -> targeted_synthesizer -> synthesis_guard -> tag_new ->
+measure -> (begin_round | finish).
+The leakage guard sits at three places: pool_leakage_guard checks the pool before anything is tagged or seeded,
+leakage_guard checks the evolver's candidates before they become conversations (and before M_FT trains on the
+dataset for diagnosis), and synthesis_guard checks the targeted synthesizer's.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 from langgraph.graph import END, START, StateGraph
 
 from agents import (begin_round, coverage_analyst, embed, evolver, finish, ingest, leakage_guard, measure,
-                    pool_leakage_guard, seed_selector, tag_new, tagger, taxonomist)
+                    oracle_diagnoser, pool_leakage_guard, seed_selector, synthesis_guard, tag_new, tagger,
+                    targeted_synthesizer, taxonomist)
 from agents.state import IloopInput, IloopOutput, IloopState
 
 
@@ -30,6 +33,9 @@ def build_loop_graph() -> StateGraph:
     g.add_node("seed_selector", seed_selector.node)
     g.add_node("evolver", evolver.node)
     g.add_node("leakage_guard", leakage_guard.node)
+    g.add_node("oracle_diagnoser", oracle_diagnoser.node)
+    g.add_node("targeted_synthesizer", targeted_synthesizer.node)
+    g.add_node("synthesis_guard", synthesis_guard.node)
     g.add_node("tag_new", tag_new.node)
     g.add_node("measure", measure.node)
     g.add_node("finish", finish.node)
@@ -43,7 +49,10 @@ def build_loop_graph() -> StateGraph:
     g.add_edge("coverage_analyst", "seed_selector")
     g.add_edge("seed_selector", "evolver")
     g.add_edge("evolver", "leakage_guard")
-    g.add_edge("leakage_guard", "tag_new")
+    g.add_edge("leakage_guard", "oracle_diagnoser")
+    g.add_edge("oracle_diagnoser", "targeted_synthesizer")
+    g.add_edge("targeted_synthesizer", "synthesis_guard")
+    g.add_edge("synthesis_guard", "tag_new")
     g.add_edge("tag_new", "measure")
     g.add_conditional_edges("measure", measure.route_after_measure, ["begin_round", "finish"])
     g.add_edge("finish", END)

@@ -14,6 +14,7 @@ from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from settings.diagnosis import DiagnosisSettings, SynthesisSettings
 from settings.evolution import EvolutionSettings, LeakageSettings
 from settings.sections import (EmbeddedServerSettings, EmbeddingSettings, IngestSettings, NormalizationThresholds,
                                RoleSettings, TaggingSettings, TaxonomySettings, default_roles, preset_for)
@@ -48,6 +49,9 @@ class IloopConfig(BaseModel):
     evolution: EvolutionSettings = Field(default_factory=EvolutionSettings, description="Evolver, judge and "
                                          "dialogue settings.")
     leakage: LeakageSettings = Field(default_factory=LeakageSettings, description="Benchmark-leakage guard.")
+    diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings, description="Oracle diagnoser: "
+                                         "held-out split, M_FT's answers, findings.")
+    synthesis: SynthesisSettings = Field(default_factory=SynthesisSettings, description="Targeted synthesizer.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
     plateau_min_growth: float = Field(0.01, ge=0, description="The loop stops when a round grows the dataset "
                                       "by less than this fraction.")
@@ -79,6 +83,12 @@ class IloopConfig(BaseModel):
     def evolution_settings(self) -> EvolutionSettings:
         """The evolution settings with max_similarity resolved for embedding.model (evolution.similarity_presets)."""
         return self.evolution.for_model(self.embedding.model)
+
+    def synthesis_settings(self) -> SynthesisSettings:
+        """The synthesis settings with max_similarity resolved (evolution's preset for embedding.model)."""
+        if self.synthesis.max_similarity is not None:
+            return self.synthesis
+        return self.synthesis.model_copy(update={"max_similarity": self.evolution_settings().max_similarity})
 
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:

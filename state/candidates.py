@@ -36,15 +36,21 @@ class StagedCandidate:
     lang: str
 
 
-def stage(store: Store, items: list[NewCandidate]) -> None:
-    if items:
-        now = utcnow()
-        with store.engine.begin() as conn:
-            conn.execute(sa.insert(Candidate.__table__), [dict(
-                round=c.round, kind=c.kind, parent_id=c.parent_id, operation=c.operation,
-                messages=json.dumps(c.messages, ensure_ascii=False), content_hash=c.content_hash, lang=c.lang,
-                status="pending", evidence=json.dumps(c.evidence, ensure_ascii=False, default=str), created_at=now)
-                for c in items])
+def stage(store: Store, items: list[NewCandidate], conn: sa.Connection | None = None) -> list[int]:
+    """Store candidates; returns their ids in order. ``conn``: write inside the caller's transaction (the
+    synthesizer stores a candidate and its synthesis row together)."""
+    if not items:
+        return []
+    now = utcnow()
+    t = Candidate.__table__
+    rows = [dict(round=c.round, kind=c.kind, parent_id=c.parent_id, operation=c.operation,
+                 messages=json.dumps(c.messages, ensure_ascii=False), content_hash=c.content_hash, lang=c.lang,
+                 status="pending", evidence=json.dumps(c.evidence, ensure_ascii=False, default=str), created_at=now)
+            for c in items]
+    if conn is None:
+        with store.engine.begin() as own:
+            return stage(store, items, own)
+    return [r[0] for r in conn.execute(sa.insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)]
 
 
 def pending(store: Store) -> list[StagedCandidate]:

@@ -28,6 +28,8 @@ class Node(str, Enum):
     COVERAGE_ANALYST = "coverage_analyst"
     SEED_SELECTOR = "seed_selector"
     EVOLVER = "evolver"
+    ORACLE_DIAGNOSER = "oracle_diagnoser"
+    TARGETED_SYNTHESIZER = "targeted_synthesizer"
     FINISH = "finish"
 
 
@@ -60,6 +62,12 @@ class Action(str, Enum):
     RETIRE_DOMAIN = "retire_domain"  # an existing domain no re-induced domain matches
     REMAP = "remap"  # which tags a re-induction sends back to the mapper
     EXTEND_DOMAINS = "extend_domains"  # new domains proposed for the tags in 'other' (tools/domain_extend.py)
+    HOLD_OUT = "hold_out"  # seeds set aside as diagnosis items, for good
+    DIAGNOSE = "diagnose"  # the oracle's finding on one diagnosis item (or a round's summary)
+    REJECT_FINDING = "reject_finding"  # a finding that named an entity or could not be parsed
+    CANDIDATE_TAG = "candidate_tag"  # a missing skill no canonical tag is close to
+    SYNTHESIZE = "synthesize"  # a targeted item staged for the leakage guard (or a round's summary)
+    REJECT_SYNTHESIS = "reject_synthesis"  # a targeted item that failed a check
 
 
 @dataclass

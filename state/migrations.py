@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from state.migrations_diagnosis import m7_diagnosis
+
 
 def _id() -> sa.Column:
     return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
@@ -260,7 +262,7 @@ def _m6_domain_growth(op: Operations) -> None:
 
 
 MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds,
-                                                  _m5_evolution, _m6_domain_growth]
+                                                  _m5_evolution, _m6_domain_growth, m7_diagnosis]
 HEAD = len(MIGRATIONS)
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from state.db import Store, check_statuses, group_counts, update_by_id
 from state.models import Conversation, Seed, utcnow
 
-STATUSES = ("selected", "evolved", "exhausted")
+STATUSES = ("selected", "evolved", "exhausted", "held_out")  # held_out: a diagnosis item (state.diagnosis)
 
 
 @dataclass
@@ -54,6 +54,15 @@ def pending(store: Store, limit: int = 0) -> list[tuple[int, int, int]]:
     q = sa.select(s.c.id, s.c.conversation_id, s.c.attempts).where(s.c.status == "selected").order_by(s.c.id)
     with store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(q.limit(limit) if limit else q)]
+
+
+def seed_rows(store: Store) -> list[tuple[int, int, str, str, int]]:
+    """(seed id, conversation id, first criterion, status, attempts) of every seed, oldest first."""
+    t = Seed.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.id, t.c.conversation_id, t.c.criteria, t.c.status, t.c.attempts)
+                            .order_by(t.c.id)).all()
+    return [(sid, cid, (json.loads(crit) or [""])[0], status, n) for sid, cid, crit, status, n in rows]
 
 
 def set_status(store: Store, updates: dict[int, tuple[str, int | None]]) -> None:

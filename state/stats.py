@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from state import candidates, decisions, domains, ingested_files, leaks, llm_calls, losses, metrics, seeds, steering
+from state import (candidates, decisions, diagnosis, domains, ingested_files, leaks, llm_calls, losses, metrics, seeds,
+                   steering, syntheses)
 from state.db import Store, group_counts
 from state.decisions import Action, Node
 from state.models import Conversation, Domain, Round
@@ -72,6 +73,8 @@ def collect(store: Store) -> dict[str, Any]:
         "seeds": seeds.figures(store),
         "loss_scores": {"by_model": losses.counts_by_model(store)},
         "evolution": evolution_figures(store),
+        "diagnosis": diagnosis.finding_figures(store),
+        "synthesis": syntheses.figures(store),
         "leakage": leaks.figures(store),
         "steering": {"priorities": steering.count(store)},
         "llm_tokens": llm_calls.tokens_by_role(store),

@@ -54,8 +54,9 @@ def adapters_dir(home: Path) -> Path:
     return Path(home) / "adapters"
 
 
-def latest_adapter(home: Path) -> Adapter | None:
-    pointer = adapters_dir(home) / "latest"
+def latest_adapter(home: Path, pointer_name: str = "latest") -> Adapter | None:
+    """The adapter a pointer file names: ``latest`` is the selector's M_FT, ``diagnosis`` the diagnoser's."""
+    pointer = adapters_dir(home) / pointer_name
     if not pointer.exists():
         return None
     path = adapters_dir(home) / pointer.read_text().strip()
@@ -131,11 +132,14 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
 
 
 def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, home: Path, seed: int,
-             ) -> Adapter:
-    """Train M_FT on N conversations per domain (``domain_of``: conversation id -> domain) and save the adapter."""
+             extra_ids: list[int] | None = None, pointer: str = "latest") -> Adapter:
+    """Train M_FT on N conversations per domain (``domain_of``: conversation id -> domain) plus every one of
+    ``extra_ids`` (the diagnoser's generated items), save the adapter and point ``pointer`` at it."""
     seed = settings.seed if settings.seed is not None else seed
     subset = balanced_subset(domain_of, settings.per_domain, seed)
     ids = [i for group in subset.values() for i in group]
+    extra = sorted(set(extra_ids or ()) - set(ids))
+    ids += extra
     if not ids:
         raise FinetuneError("no conversations to fine-tune on: ingest a pool (and tag it for balance) first")
     convs = load_messages(store, ids)
@@ -151,7 +155,7 @@ def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, hom
         losses, seen = train_lora(scorer, [convs[i][1] for i in ids], settings, seed, tmp)
         card = {"fingerprint": fp, "base": scorer.name, "base_folder": str(scorer.folder), "seed": seed,
                 "settings": knobs, "domains": {d: len(g) for d, g in subset.items()}, "conversations": len(ids),
-                "steps": len(losses), "seen_conversations": seen,
+                "extra_conversations": len(extra), "steps": len(losses), "seen_conversations": seen,
                 "train_loss_first": losses[0], "train_loss_last": losses[-1],
                 "train_ids": ids, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "iloop-adapter.json").write_text(json.dumps(card, indent=1))
@@ -159,7 +163,7 @@ def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, hom
             import shutil
             shutil.rmtree(path)
         tmp.replace(path)
-    (adapters_dir(home) / "latest").write_text(path.name)
+    (adapters_dir(home) / pointer).write_text(path.name)
     return Adapter(path, json.loads(card_path.read_text()))
 
 
@@ -178,7 +182,7 @@ def needs_refresh(adapter: Adapter | None, domain_of: dict[int, str], settings, 
     if set(adapter.card.get("domains", {})) != domains:
         return "the domain categories changed"
     size = sum(min(settings.per_domain, n) for n in Counter(domain_of.values()).values())
-    trained = adapter.card.get("conversations", 0)
+    trained = adapter.card.get("conversations", 0) - adapter.card.get("extra_conversations", 0)
     if trained and (size - trained) / trained > settings.refresh_growth:
         return f"the balanced subset would grow from {trained} to {size}"
     return ""

@@ -18,11 +18,13 @@ from state import decisions, seeds as seed_repo
 from state.conversations import all_ids, content_hashes
 from state.db import Store
 from state.decisions import Action, DecisionRow, Node
+from state.diagnosis import held_out_ids
 from state.domains import primary_domains
 from state.losses import cached_losses
 from state.seeds import NewSeed
 from state.vectors import VectorStore
 from tools.assets import AssetStore
+from tools.diagnosis_set import hold_out_round
 from tools.finetune import NO_DOMAIN, finetune, latest_adapter, needs_refresh
 from tools.instructions import conversation_collection
 from tools.loss_scorer import LossScorer, scorer_from_config
@@ -55,9 +57,10 @@ def score_pool(store: Store, cfg: IloopConfig, scorer: LossScorer, limit: int, r
 
 def ensure_mft(store: Store, cfg: IloopConfig, scorer: LossScorer, round_: int, force: bool = False):
     """The latest M_FT if it still fits, else a new one trained on the domain-balanced subset."""
-    domain_of = primary_domains(store)
+    held = held_out_ids(store)  # diagnosis items stay out of every fine-tune, for good
+    domain_of = {i: d for i, d in primary_domains(store).items() if i not in held}
     if not domain_of:  # no taxonomy yet: balance is impossible, so M_FT learns from a seeded sample of the pool
-        domain_of = {i: NO_DOMAIN for i in all_ids(store)}
+        domain_of = {i: NO_DOMAIN for i in all_ids(store) if i not in held}
     current = latest_adapter(cfg.home)
     why = "asked for" if force else needs_refresh(current, domain_of, cfg.finetune, scorer.name)
     if not why:
@@ -160,4 +163,6 @@ def select_round(store: Store, vectors: VectorStore, assets: AssetStore, cfg: Il
         figures["ft_tokens_per_s"] = round(tuned.tokens_per_s, 1)
     resp_key = base.key if "resp" in _kinds(cfg) else None
     summary = select_seeds(store, vectors, cfg, round_, base.key, ft_key, resp_key, strategy, dry_run)
+    if cfg.diagnosis.enabled and not dry_run:  # before the evolver can take them: diagnosis items are never evolved
+        summary["held_out"] = hold_out_round(store, cfg, round_, Node.SEED_SELECTOR)
     return {**summary, "scoring": figures}

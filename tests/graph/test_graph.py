@@ -38,6 +38,17 @@ def fake_llm(body, task):
             if key in user.lower():
                 return json.dumps({"en": en, "zh": zh}, ensure_ascii=False)
         return json.dumps({"en": ["general explanation", "reasoning"], "zh": ["一般解释", "推理"]}, ensure_ascii=False)
+    if task == "oracle_diagnose":  # every answer is found lacking the same two skills
+        return json.dumps({"deficient": True, "missing_skills": ["step-by-step explanation", "worked examples"],
+                           "description": "The answer skips the steps.", "severity": 2})
+    if task == "synthesize":
+        skill = re.search(r"^Skill: (.+)$", user, re.M).group(1)
+        n = int(re.search(r"Write (\d+) new", user).group(1))
+        examples = re.findall(r"<<<\n(.*?)\n>>>", user, re.S)  # new examples each round, new items
+        return json.dumps({"instructions": [f"Teach {skill} with a fresh exercise in the style of '{examples[0]}', "
+                                            f"variant {k}, and check each step carefully." for k in range(n)]})
+    if task == "judge_synthesis":
+        return json.dumps({"is_instruction": True, "answerable": True, "exercises_skill": True, "reason": "fits"})
     if task == "induce_domains":
         return json.dumps({"domains": [{"name": "software development", "description": "Code."},
                                        {"name": "home and food", "description": "Cooking."},
@@ -125,6 +136,53 @@ def test_loop_ingests_guards_tags_selects_evolves_then_plateaus(llm_res, tmp_pat
     # the accepted item and round 1's summary; round 2 had no seed to evolve
     assert evolver == {"evolve": 2} and len(criteria) == actions["select_seed"]
     assert seed_rounds and set(seed_rounds) == {1}
+
+
+def test_two_rounds_diagnose_synthesize_and_fill_the_ledger(llm_res, tmp_path):
+    """The oracle diagnoser and targeted synthesizer in the loop: round 1 holds out a diagnosis sample before
+    evolution, M_FT (SmolLM2 fine-tuned on the dataset) answers it, the oracle's skills become ledger rows and
+    synthesized items with lineage; round 2 re-trains M_FT on the dataset that now holds them and measures the
+    skills again on a fresh sample."""
+    cfg = llm_res.config.model_copy(update={
+        "max_rounds": 2, "plateau_min_growth": 0.0,
+        "selection": llm_res.config.selection.model_copy(update={"hard_count": 12}),
+        "evolution": llm_res.config.evolution.model_copy(update={"max_per_round": 1, "turn_weights": [1, 0, 0, 0]}),
+        "diagnosis": llm_res.config.diagnosis.model_copy(update={"sample_size": 3, "answer_max_tokens": 16}),
+        "synthesis": llm_res.config.synthesis.model_copy(update={"per_skill": 1.0, "max_per_round": 2})})
+    res = Resources(cfg)
+    register(res)
+    graph = compile_with_checkpointer(tmp_path / "ck.sqlite")
+    out = graph.invoke({"pools": [str(pool_file(tmp_path, leaks=0))]}, run_config(res, "diag"))
+    assert out["round"] == 2
+    from tools.ledger import build_ledger
+    with res.store.engine.connect() as conn:
+        items = conn.execute(sa.text("SELECT d.round, s.status FROM diagnosis_items d JOIN seeds s ON s.id = d.seed_id"
+                                     )).all()
+        evolved_parents = set(conn.execute(sa.text("SELECT parent_id FROM conversations WHERE origin='evolved'"
+                                                   )).scalars())
+        held = set(conn.execute(sa.text("SELECT conversation_id FROM diagnosis_items")).scalars())
+        synth = conn.execute(sa.text("SELECT c.origin, c.operation, y.finding_ids, k.name FROM syntheses y JOIN "
+                                     "candidates d ON d.id = y.candidate_id JOIN conversations c ON "
+                                     "c.id = d.conversation_id JOIN skills k ON k.id = y.skill_id")).all()
+        adapters = conn.execute(sa.text("SELECT round, count(DISTINCT adapter) FROM findings GROUP BY round")).all()
+        tagged_synth = conn.execute(sa.text("SELECT count(DISTINCT t.conversation_id) FROM conversation_tags t JOIN "
+                                            "conversations c ON c.id = t.conversation_id WHERE c.origin = "
+                                            "'synthesized'")).scalar()
+    # three fresh items a round, held out (never evolved), none of them a parent of an evolution
+    assert sorted(r for r, _ in items) == [1, 1, 1, 2, 2, 2] and {st for _, st in items} == {"held_out"}
+    assert not held & evolved_parents
+    # two synthesized dialogues a round, linked to their skill and findings, tagged in the round that made them
+    assert len(synth) == 4 and {(o, op) for o, op, _, _ in synth} == {("synthesized", "targeted")}
+    assert all(json.loads(f) for _, _, f, _ in synth) and tagged_synth == 4
+    ledger = build_ledger(res.store)
+    assert [r["findings"] for r in ledger["rounds"]] == [3, 3] and len(adapters) == 2
+    # round 2's M_FT is not round 1's: it trained on the synthesized items, so round 2 is the "after"
+    assert ledger["rounds"][0]["adapters"] != ledger["rounds"][1]["adapters"]
+    top = ledger["skills"][0]
+    assert top["first_round"] == 1 and top["rate_before"] == 1.0 and top["after_round"] == 2
+    assert top["rate_after"] == 1.0 and top["change"] == 0.0 and top["diagnosed"] == 6
+    assert sum(s["items"]["admitted"] for s in ledger["skills"]) == 4
+    assert out["metrics"]["diagnosis_items"] == 3 and out["metrics"]["synthesis_staged"] == 2
 
 
 def test_max_rounds_stops_the_loop(llm_res, tmp_path):

@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import state.models  # noqa: F401 - registers the tables
+import state.models_diagnosis  # noqa: F401
 from state import migrations
 from state.db import Store, make_engine
 

@@ -1,0 +1,74 @@
+"""Syntheses: every instruction the targeted synthesizer wrote, rejected with its reason or staged as a candidate;
+the one insert path of the table. The candidate's status (state.candidates) says whether it became a conversation.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from state import candidates
+from state.candidates import NewCandidate
+from state.db import Store, check_statuses
+from state.models import Candidate, utcnow
+from state.models_diagnosis import Synthesis
+
+STATUSES = ("staged", "rejected")
+
+
+@dataclass
+class NewSynthesis:
+    skill_id: int
+    finding_ids: list[int]
+    instruction: str
+    status: str  # staged | rejected
+    reason: str = ""
+    detail: str = ""
+
+
+def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCandidate | None]) -> None:
+    """Store the round's syntheses and, for those with a candidate in ``staged`` (same order), the candidate, in one
+    transaction: a crash leaves neither or both."""
+    check_statuses("synthesis", (r.status for r in rows), STATUSES)
+    if len(staged) != len(rows):
+        raise ValueError(f"{len(staged)} candidates for {len(rows)} syntheses")
+    if not rows:
+        return
+    now = utcnow()
+    with store.engine.begin() as conn:
+        new = [c for c in staged if c is not None]
+        ids = iter(candidates.stage(store, new, conn))
+        conn.execute(sa.insert(Synthesis.__table__), [dict(
+            round=round_, skill_id=r.skill_id, finding_ids=json.dumps(r.finding_ids), instruction=r.instruction,
+            status=r.status, reason=r.reason[:32], detail=r.detail,
+            candidate_id=next(ids) if c is not None else None, created_at=now) for r, c in zip(rows, staged)])
+
+
+def done_rounds(store: Store) -> set[int]:
+    """Rounds the synthesizer already wrote for (a resumed round does not ask again)."""
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(Synthesis.__table__.c.round).distinct()).scalars())
+
+
+def outcomes(store: Store) -> list[dict]:
+    """One row per synthesis: round, skill, status or the candidate's status when staged, reason."""
+    s, c = Synthesis.__table__, Candidate.__table__
+    q = (sa.select(s.c.id, s.c.round, s.c.skill_id, s.c.status, s.c.reason, s.c.candidate_id,
+                   c.c.status.label("candidate_status"), c.c.conversation_id)
+         .select_from(s.outerjoin(c, c.c.id == s.c.candidate_id)).order_by(s.c.id))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def figures(store: Store) -> dict:
+    """Syntheses by status and rejection reason, and what became of the staged ones."""
+    s, c = Synthesis.__table__, Candidate.__table__
+    with store.engine.connect() as conn:
+        by = conn.execute(sa.select(s.c.status, s.c.reason, c.c.status, sa.func.count())
+                          .select_from(s.outerjoin(c, c.c.id == s.c.candidate_id))
+                          .group_by(s.c.status, s.c.reason, c.c.status)).all()
+    rejected = {reason: n for status, reason, _, n in by if status == "rejected"}
+    staged = {cand or "pending": n for status, _, cand, n in by if status == "staged"}
+    return {"written": sum(n for *_, n in by), "rejected": dict(sorted(rejected.items())),
+            "staged": dict(sorted(staged.items()))}

@@ -1,0 +1,165 @@
+"""The oracle diagnoser's work (method.md section 4): a fresh held-out sample, M_FT's answers, the oracle's findings,
+the missing skills mapped to canonical tags, every step a decision.
+
+Order each round: (1) the round's diagnosis sample: the seed selector drew it before evolution (tools/diagnosis_set.py);
+a stage command with none draws it here; (2) M_FT for diagnosis: the scoring model LoRA-tuned on the
+DATASET (a domain-balanced subset of the seeds plus every admitted evolved and synthesized item), re-trained only
+when new generated items arrived or the subset grew past ``diagnosis.refresh_growth``; (3) M_FT answers
+(tools/mft_answer.py); (4) the oracle compares each answer with the reference (tools/oracle.py); (5) skills map to
+canonical tags or become candidate tags (tools/skill_map.py).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from settings import IloopConfig
+from state import decisions, diagnosis
+from state.conversations import load
+from state.dataset import dataset_parts
+from state.db import Store
+from state.decisions import Action, DecisionRow, Node
+from state.diagnosis import NewFinding, NewSkill
+from state.domains import canonical_tags, primary_domains
+from tools.diagnosis_set import hold_out_round
+from tools.embedded_server import embedded_servers
+from tools.finetune import NO_DOMAIN, finetune, latest_adapter, needs_refresh
+from tools.llm import LLM
+from tools.loss_scorer import scorer_from_config
+from tools.mft_answer import MFTAnswerer, query_of
+from tools.oracle import ENTITY_PREFIX, DiagnoseTask, OracleItem
+from tools.skill_map import map_skills
+
+logger = logging.getLogger(__name__)
+POINTER = "diagnosis"
+
+
+def _settings(cfg: IloopConfig):
+    d = cfg.diagnosis
+    return cfg.finetune.model_copy(update={"per_domain": d.finetune_per_domain or cfg.finetune.per_domain,
+                                           "refresh_growth": d.refresh_growth})
+
+
+def ensure_diagnosis_mft(store: Store, cfg: IloopConfig, scorer, round_: int):
+    """(adapter, why it was trained or '' when the last one still fits)."""
+    held = diagnosis.held_out_ids(store)
+    seeds, generated = ([i for i in part if i not in held] for part in dataset_parts(store))
+    domain_of = dict(primary_domains(store, seeds))
+    domain_of.update({i: NO_DOMAIN for i in seeds if i not in domain_of})
+    settings = _settings(cfg)
+    current = latest_adapter(cfg.home, POINTER)
+    why = needs_refresh(current, domain_of, settings, scorer.name)
+    if not why and current is not None:
+        new = sorted(set(generated) - set(current.card.get("train_ids", [])))
+        if new:
+            why = f"{len(new)} generated item(s) in the dataset the last M_FT did not train on"
+    if not why:
+        return current, ""
+    adapter = finetune(store, scorer, domain_of, settings, cfg.home, cfg.seed + round_, extra_ids=generated,
+                       pointer=POINTER)
+    card = adapter.card
+    decisions.record_one(store, round_, Node.ORACLE_DIAGNOSER, f"adapter:{adapter.fingerprint}", Action.FINETUNE,
+                         why, {k: card.get(k) for k in ("base", "conversations", "extra_conversations", "steps",
+                                                        "domains", "train_loss_first", "train_loss_last")})
+    return adapter, why
+
+
+def _finding(item, adapter: str, answer, result) -> NewFinding:
+    base = dict(item_id=item.id, adapter=adapter, answer=answer.text, answer_tokens=answer.tokens,
+                truncated=answer.truncated)
+    if not result.ok:
+        reason = "named_entity" if ENTITY_PREFIX in result.error else "parse_error"
+        return NewFinding(**base, status="rejected", reject_reason=reason,
+                          detail={"error": result.error[:400], "reply": result.text[:800]})
+    v = result.value
+    return NewFinding(**base, status="ok", deficient=v.deficient, severity=v.severity, description=v.description,
+                      detail={"skills": v.skills})
+
+
+def record_skills(store: Store, cfg: IloopConfig, space, round_: int, found: list[tuple[int, Any, list[str]]]
+                  ) -> dict[str, int]:
+    """Map the skills of (finding id, item, skills) rows, store skills and links, record candidate tags."""
+    tags = [(t.id, t.name) for t in canonical_tags(store, "en")] or [(t.id, t.name) for t in canonical_tags(store)]
+    phrases = sorted({p for _, _, skills in found for p in skills})
+    matches = {m.phrase: m for m in map_skills(phrases, tags, space, cfg.diagnosis.threshold_for(cfg.embedding.model))}
+    first_domain = {}
+    for _, item, skills in found:
+        for p in skills:
+            first_domain.setdefault(matches[p].key, item.domain)
+    ids = diagnosis.skill_ids(store, [NewSkill(m.key, m.name, m.tag_id, m.similarity,
+                                               "mapped" if m.tag_id is not None else "candidate",
+                                               first_domain[m.key]) for m in matches.values()], round_)
+    diagnosis.link_skills(store, [(fid, ids[matches[p].key], p, matches[p].similarity)
+                                  for fid, _, skills in found for p in skills])
+    decisions.record(store, [DecisionRow(round_, Node.ORACLE_DIAGNOSER, f"skill:{m.phrase}", Action.CANDIDATE_TAG,
+                                         f"no canonical tag within cosine {cfg.diagnosis.threshold_for(cfg.embedding.model)}"
+                                         f" (nearest '{m.tag_name}' at {m.similarity:.3f})",
+                                         {"nearest": m.tag_name, "similarity": m.similarity})
+                             for m in matches.values() if m.tag_id is None])
+    return {"skills_named": len(phrases), "mapped": sum(m.tag_id is not None for m in matches.values()),
+            "candidate_tags": sum(m.tag_id is None for m in matches.values())}
+
+
+def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, limit: int | None = None
+                   ) -> dict[str, Any]:
+    """Draw (once per round), answer with M_FT, judge with the oracle, map and record; returns the figures."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    drawn = hold_out_round(store, cfg, round_, Node.ORACLE_DIAGNOSER, limit)
+    items = diagnosis.items(store, round_, undiagnosed=True)
+    summary: dict[str, Any] = {"drawn": drawn, "items": len(items), "deficient": 0, "rejected": {}}
+    if not items:
+        return summary
+    base = scorer_from_config(cfg, assets)
+    adapter, why = ensure_diagnosis_mft(store, cfg, base, round_)
+    timings["finetune_s"] = round(time.perf_counter() - t0, 1)
+    convs = load(store, [it.conversation_id for it in items])
+    pairs = [query_of(convs[it.conversation_id].messages) for it in items]
+    t1 = time.perf_counter()
+    answerer = MFTAnswerer(scorer_from_config(cfg, assets, adapter=adapter.path), cfg.diagnosis)
+    answers = answerer.answer([q for q, _ in pairs])
+    timings["answer_s"] = round(time.perf_counter() - t1, 1)
+    t2 = time.perf_counter()
+    task = DiagnoseTask("oracle", cfg.diagnosis.reference_chars)
+    oracle_items = [OracleItem("\n\n".join(m["content"] for m in q if m["role"] == "user"), ref, a.text)
+                    for (q, ref), a in zip(pairs, answers)]
+    llm = LLM(cfg, store, round_)
+    with embedded_servers(cfg, ["oracle"]):
+        results = llm.run(task, oracle_items)
+    llm.close()
+    timings["oracle_s"] = round(time.perf_counter() - t2, 1)
+    findings = [_finding(it, adapter.fingerprint, a, r) for it, a, r in zip(items, answers, results)]
+    ids = diagnosis.add_findings(store, round_, findings)
+    t3 = time.perf_counter()
+    found = [(fid, it, f.detail["skills"]) for fid, it, f in zip(ids, items, findings)
+             if f.status == "ok" and f.deficient]
+    mapping = record_skills(store, cfg, space, round_, found)
+    timings["map_s"] = round(time.perf_counter() - t3, 1)
+    rows = []
+    for fid, it, f in zip(ids, items, findings):
+        subject = f"conversation:{it.conversation_id}"
+        if f.status == "rejected":
+            rows.append(DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.REJECT_FINDING,
+                                    f"{f.reject_reason}: {f.detail.get('error', '')[:200]}",
+                                    {"finding_id": fid, "reason": f.reject_reason}))
+        else:
+            verdict = f"deficient (severity {f.severity}): {', '.join(f.detail['skills'])}" if f.deficient else "fine"
+            rows.append(DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.DIAGNOSE,
+                                    f"{verdict}; {f.description[:200]}",
+                                    {"finding_id": fid, "deficient": f.deficient, "severity": f.severity,
+                                     "skills": f.detail["skills"], "domain": it.domain, "truncated": f.truncated}))
+    decisions.record(store, rows)
+    rejected: dict[str, int] = {}
+    for f in findings:
+        if f.status == "rejected":
+            rejected[f.reject_reason] = rejected.get(f.reject_reason, 0) + 1
+    summary.update(deficient=sum(f.status == "ok" and f.deficient for f in findings), rejected=rejected,
+                   adapter=adapter.fingerprint, retrained=why, **mapping,
+                   answer_tokens=sum(a.tokens for a in answers), answer_tokens_per_s=round(answerer.tokens_per_s, 2),
+                   truncated=sum(a.truncated for a in answers), timings=timings)
+    decisions.record_one(store, round_, Node.ORACLE_DIAGNOSER, f"round:{round_}", Action.DIAGNOSE,
+                         f"{summary['deficient']} of {len(items)} answers deficient; {mapping['mapped']} skills "
+                         f"mapped, {mapping['candidate_tags']} candidate tags", summary)
+    logger.info("diagnose: %s", summary)
+    return summary

@@ -1,0 +1,94 @@
+"""The oracle role: compares M_FT's answer with the reference and names the missing skills (method.md section 4).
+
+A finding is deficient or not, 2-5 short skill phrases, a one-line description and a severity 0-3. Its text must
+name no named entity (tools/named_entities.py): such a reply is sent back once with the entities it named, then
+rejected with reason ``named_entity`` and counted, as a reply of the wrong shape is (``parse_error``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
+from tools.named_entities import named_entities
+from tools.prompts import render_messages
+
+ENTITY_PREFIX = "named entities are not allowed"
+
+
+@dataclass
+class OracleItem:
+    question: str
+    reference: str
+    answer: str
+
+
+@dataclass
+class FindingReply:
+    deficient: bool
+    skills: list[str]
+    description: str
+    severity: int
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " [... cut]"
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+        return value.strip().lower() in ("true", "yes")
+    raise ParseError(f'"deficient" must be true or false, got {value!r}')
+
+
+def clean_skill(phrase: str) -> str:
+    """A skill phrase as stored: lower case, single spaces, no quotes or trailing punctuation."""
+    return re.sub(r"\s+", " ", phrase.strip().strip("\"'“”.,;:").strip()).lower()
+
+
+class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
+    name, template = "oracle_diagnose", "oracle_diagnose.j2"
+
+    def __init__(self, role: str = "oracle", max_chars: int = 2500, max_tokens: int | None = 320) -> None:
+        super().__init__(role, max_tokens)
+        self.max_chars = max_chars
+
+    def format_input(self, item: OracleItem) -> Messages:
+        return render_messages(self.template, question=_cut(item.question, self.max_chars),
+                               reference=_cut(item.reference, self.max_chars),
+                               answer=_cut(item.answer, self.max_chars) or "(no answer)")
+
+    def parse_output(self, text: str, item: OracleItem) -> FindingReply:
+        obj = parse_json_object(text)
+        deficient = _bool(obj.get("deficient"))
+        raw = obj.get("missing_skills", [])
+        if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+            raise ParseError('"missing_skills" must be a list of short strings')
+        # casefold AFTER the entity check: lower case would hide "Paris" from it
+        skills, seen = [], set()
+        for s in raw:
+            c = clean_skill(s)
+            if c and c not in seen and len(c.split()) <= 8:
+                seen.add(c)
+                skills.append((s.strip(), c))
+        if deficient and not skills:
+            raise ParseError('a deficient answer needs 2 to 5 "missing_skills"')
+        skills = skills[:5]
+        desc = obj.get("description", "")
+        if not isinstance(desc, str):
+            raise ParseError('"description" must be one line of text')
+        desc = " ".join(desc.split())[:400]
+        sev = obj.get("severity", 0)
+        if isinstance(sev, str) and sev.strip().isdigit():
+            sev = int(sev.strip())
+        if not isinstance(sev, int) or isinstance(sev, bool) or not 0 <= sev <= 3:
+            raise ParseError('"severity" must be an integer 0 to 3')
+        if deficient and sev == 0:
+            sev = 1  # a deficiency with no severity is at least minor
+        found = named_entities("; ".join(s for s, _ in skills) + "\n" + desc)
+        if found:
+            raise ParseError(f"{ENTITY_PREFIX} ({', '.join(found[:5])}); describe the weakness as general skills")
+        return FindingReply(deficient, [c for _, c in skills] if deficient else [], desc, sev if deficient else 0)

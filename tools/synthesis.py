@@ -1,0 +1,135 @@
+"""Targeted synthesis tasks (write instructions for a missing skill; judge them) and the per-skill plan.
+
+How many items a skill gets: ``synthesis.per_skill`` x (findings naming it this round) x (their mean severity / 2)
+x (steering weight of its tag x that of its domain: the coverage analyst's and the console's priorities), rounded,
+at least 1, at most ``synthesis.max_per_skill``; skills with the largest weight first until
+``synthesis.max_per_round`` is spent.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tools.evolution import _LABEL, _flag
+from tools.llm_parse import ParseError, parse_json_object
+from tools.llm_task import LLMTask, Messages
+from tools.prompts import render_messages
+
+REASONS = ("synthesizer_error", "too_short", "near_copy", "refusal", "answered", "language_switch", "judge_rejected",
+           "judge_error", "off_skill", "answer_refused", "answer_cut")
+LANGUAGE = {"en": "English", "zh": "simplified Chinese"}
+
+
+@dataclass
+class SkillPlan:
+    """One deficient skill of the round and what the synthesizer will ask for it."""
+    skill_id: int
+    name: str
+    domain: str
+    tag_id: int | None
+    finding_ids: list[int]
+    severities: list[int]
+    example_ids: list[int]  # diagnosis conversations shown as style examples
+    weight: float = 0.0
+    n: int = 0
+    examples: list[str] = field(default_factory=list)
+    lang: str = "en"
+
+
+def plan_skills(rows: list[dict], steer_tag: dict[str, float], steer_domain: dict[str, float], settings
+                ) -> list[SkillPlan]:
+    """Group the round's deficient findings (state.diagnosis.deficient_findings rows) by skill and size each."""
+    by: dict[int, SkillPlan] = {}
+    for r in rows:
+        p = by.setdefault(r["skill_id"], SkillPlan(r["skill_id"], r["name"], r["skill_domain"] or r["domain"],
+                                                   r["tag_id"], [], [], []))
+        if r["id"] not in p.finding_ids:
+            p.finding_ids.append(r["id"])
+            p.severities.append(int(r["severity"] or 1))
+            p.example_ids.append(r["conversation_id"])
+    plans = []
+    for p in by.values():
+        mean_sev = sum(p.severities) / len(p.severities)
+        steer = steer_tag.get(p.name, 1.0) * steer_domain.get(p.domain, 1.0)
+        p.weight = round(len(p.finding_ids) * mean_sev / 2 * steer, 4)
+        p.n = max(1, min(settings.max_per_skill, round(settings.per_skill * p.weight)))
+        p.example_ids = p.example_ids[:settings.examples]
+        plans.append(p)
+    plans.sort(key=lambda p: (-p.weight, p.name))
+    budget, out = settings.max_per_round, []
+    for p in plans:
+        if budget <= 0:
+            break
+        p.n = min(p.n, budget)
+        budget -= p.n
+        out.append(p)
+    return out
+
+
+class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
+    """A skill (with its domain and style examples) -> ``n`` new instructions that exercise it."""
+
+    name, template = "synthesize", "synthesize.j2"
+
+    def format_input(self, item: SkillPlan) -> Messages:
+        return render_messages(self.template, skill=item.name, domain=item.domain or "general", n=item.n,
+                               examples=item.examples or ["(none)"], language=LANGUAGE.get(item.lang, "English"))
+
+    def parse_output(self, text: str, item: SkillPlan) -> list[str]:
+        obj = parse_json_object(text)
+        raw = obj.get("instructions")
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+            raise ParseError('"instructions" must be a list of instruction strings')
+        out, seen = [], set()
+        for x in raw:
+            value = _LABEL.sub("", x.strip()).strip().strip('"“”').strip()
+            key = re.sub(r"\W+", " ", value.lower()).strip()
+            if value and key not in seen:
+                seen.add(key)
+                out.append(value)
+        if not out:
+            raise ParseError('"instructions" holds no usable instruction')
+        return out[:item.n]
+
+
+@dataclass
+class SkillVerdict:
+    is_instruction: bool
+    answerable: bool
+    exercises_skill: bool
+    reason: str
+
+    def rejection(self) -> tuple[str, str]:
+        if not self.is_instruction:
+            return "answered", f"judge: {self.reason}"
+        if not self.answerable:
+            return "judge_rejected", f"judge: not answerable: {self.reason}"
+        if not self.exercises_skill:
+            return "off_skill", f"judge: does not exercise the skill: {self.reason}"
+        return "", ""
+
+
+class JudgeSynthesisTask(LLMTask[tuple[str, str], SkillVerdict]):
+    """(skill, instruction) -> is it an answerable instruction that needs the skill."""
+
+    name, template = "judge_synthesis", "judge_synthesis.j2"
+
+    def format_input(self, item: tuple[str, str]) -> Messages:
+        return render_messages(self.template, skill=item[0], instruction=item[1])
+
+    def parse_output(self, text: str, item: tuple[str, str]) -> SkillVerdict:
+        obj = parse_json_object(text)
+        reason = obj.get("reason", "")
+        return SkillVerdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "exercises_skill"),
+                            reason.strip()[:300] if isinstance(reason, str) else "")
+
+
+def group_examples(plans: list[SkillPlan], texts: dict[int, str], langs: dict[int, str], chars: int) -> None:
+    """Fill each plan's style examples (cut to ``chars``) and language (its first example's)."""
+    for p in plans:
+        p.examples = [t if len(t) <= chars else t[:chars] + " [...]" for t in (texts.get(i, "") for i in p.example_ids)
+                      if t]
+        p.lang = langs.get(p.example_ids[0], "en") if p.example_ids else "en"
+
