@@ -98,8 +98,15 @@ def _proper_nouns(text: str) -> list[str]:
     return found
 
 
+def is_title_case(text: str) -> bool:
+    """Every word capitalised ("Unit Conversion"): capitals then carry no sign of a proper noun."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text) if len(w) > 3]
+    return len(words) >= 2 and all(w[0].isupper() for w in words)
+
+
 def named_entities(text: str) -> list[str]:
-    """The named entities found in ``text`` (empty when none), in order of appearance, each once."""
+    """The named entities found in ``text`` (empty when none), in order of appearance, each once. Text in title
+    case (a skill phrase written "Unit Conversion") is checked by gazetteer, quotes, acronyms and camel case only."""
     en_places, zh_places = gazetteer()
     hits: list[str] = []
     hits += [m.group(0) for m in _BOOK.finditer(text)]
@@ -116,7 +123,10 @@ def named_entities(text: str) -> list[str]:
                 name = " ".join(words[a:b]).rstrip(".'s")
                 if name in en_places:
                     hits.append(name)
-    hits += _proper_nouns(text)
+    if not is_title_case(text):
+        hits += _proper_nouns(text)
+    else:
+        hits += [w for w in _proper_nouns(text) if w.isupper() or re.match(r"^[a-z]+[A-Z]", w)]
     seen, out = set(), []
     for h in hits:
         if h not in seen:

@@ -88,7 +88,7 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
             raise ParseError('"severity" must be an integer 0 to 3')
         if deficient and sev == 0:
             sev = 1  # a deficiency with no severity is at least minor
-        found = named_entities("; ".join(s for s, _ in skills) + "\n" + desc)
+        found = [e for text in [s for s, _ in skills] + [desc] for e in named_entities(text)]
         if found:
             raise ParseError(f"{ENTITY_PREFIX} ({', '.join(found[:5])}); describe the weakness as general skills")
         return FindingReply(deficient, [c for _, c in skills] if deficient else [], desc, sev if deficient else 0)

@@ -50,7 +50,10 @@ def test_one_real_round_runs_every_llm_node_on_the_packaged_model(config, assets
                                                          "answer_max_tokens": 64}),
         # one embedder and a wide band, so the judge is asked about the planted near-copy (and a few others)
         "leakage": config.leakage.model_copy(update={"models": ["use-multilingual-v3"], "llm_check": True,
-                                                     "band_low": 0.55, "remove_threshold": 0.99, "max_turns": 1})})
+                                                     "band_low": 0.55, "remove_threshold": 0.99, "max_turns": 1}),
+        # the fourth stage's nodes on the real models: tests/tools/test_diagnose_real.py; in the graph:
+        # tests/graph/test_graph.py (two rounds). Off here to keep this round's minutes where they were.
+        "diagnosis": config.diagnosis.model_copy(update={"enabled": False})})
     real_url, _ = endpoint(cfg, "tagger")
 
     seconds: dict[str, float] = {}

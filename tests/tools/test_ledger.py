@@ -1,0 +1,58 @@
+"""Ledger bookkeeping across two rounds on a real store: a skill diagnosed in round 1, items made for it, measured
+again in round 2 after a new M_FT; and the case where round 2's M_FT is the same (no "after")."""
+from state import candidates, diagnosis, syntheses
+from state.candidates import NewCandidate
+from state.conversations import NewConversation, add_conversations
+from state.diagnosis import HeldOut, NewFinding, NewSkill
+from state.syntheses import NewSynthesis
+from tools.formats import content_hash
+from tools.ledger import build_ledger
+
+
+def _items(store, round_, n, start):
+    msgs = [[{"role": "user", "content": f"q{start + k}"}, {"role": "assistant", "content": "a"}] for k in range(n)]
+    ids = add_conversations(store, [NewConversation(m, content_hash(m), "t", "en") for m in msgs])
+    diagnosis.hold_out(store, round_, [HeldOut(cid, None, "maths", "hard") for cid in ids.values()])
+    return diagnosis.items(store, round_)
+
+
+def _findings(store, round_, items, adapter, deficient):
+    return diagnosis.add_findings(store, round_, [NewFinding(it.id, adapter, "ans", 3, False, "ok", deficient=d,
+                                                             severity=2 if d else 0) for it, d in zip(items, deficient)])
+
+
+def _round(store, round_, adapter, deficient, start):
+    items = _items(store, round_, len(deficient), start)
+    fids = _findings(store, round_, items, adapter, deficient)
+    sid = diagnosis.skill_ids(store, [NewSkill("phrase:unit conversion", "unit conversion", None, 0.5, "candidate",
+                                               "maths")], round_)["phrase:unit conversion"]
+    diagnosis.link_skills(store, [(f, sid, "unit conversion", 0.5) for f, d in zip(fids, deficient) if d])
+    return sid, [f for f, d in zip(fids, deficient) if d]
+
+
+def test_a_skill_diagnosed_fixed_and_measured_again(store):
+    sid, fids = _round(store, 1, "A", [True, True, False, False], 0)
+    msgs = [{"role": "user", "content": "convert units"}, {"role": "assistant", "content": "ok"}]
+    syntheses.add(store, 1, [NewSynthesis(sid, fids, "convert units", "staged"),
+                             NewSynthesis(sid, fids, "too short", "rejected", "too_short")],
+                  [NewCandidate(1, "synthesized", None, "targeted", msgs, content_hash(msgs), "en"), None])
+    staged = candidates.pending(store)
+    candidates.set_status(store, {staged[0].id: ("admitted", None)})
+    _round(store, 2, "B", [True, False, False, False], 10)
+    ledger = build_ledger(store)
+    assert [(r["round"], r["findings"], r["deficient"]) for r in ledger["rounds"]] == [(1, 4, 2), (2, 4, 1)]
+    skill = ledger["skills"][0]
+    assert skill["first_round"] == 1 and skill["diagnosed"] == 3 and skill["rounds_diagnosed"] == [1, 2]
+    assert skill["rate_before"] == 0.5 and skill["rate_after"] == 0.25 and skill["after_round"] == 2
+    assert skill["change"] == -0.25 and skill["status"] == "candidate" and skill["mean_severity"] == 2
+    assert skill["items"]["written"] == 2 and skill["items"]["admitted"] == 1
+    assert skill["items"]["rejected"] == {"too_short": 1}
+    assert syntheses.done_rounds(store) == {1}
+
+
+def test_without_a_new_m_ft_there_is_no_after(store):
+    _round(store, 1, "A", [True, False], 0)
+    _round(store, 2, "A", [False, False], 10)  # the same adapter answered: not a re-measure after fine-tuning
+    skill = build_ledger(store)["skills"][0]
+    assert skill["rate_before"] == 0.5 and skill["rate_after"] is None and skill["change"] is None
+    assert skill["rates"] == {1: 0.5, 2: 0.0}

@@ -1,0 +1,64 @@
+"""The synthesizer's tasks and plan without a model."""
+import json
+
+import pytest
+
+from settings import SynthesisSettings
+from tools.llm_parse import ParseError
+from tools.synthesis import JudgeSynthesisTask, SkillPlan, SynthesizeTask, group_examples, plan_skills
+
+
+def row(fid, skill_id, name, severity=2, domain="mathematics", cid=None):
+    return {"id": fid, "severity": severity, "description": "", "conversation_id": cid or 100 + fid,
+            "domain": domain, "skill_id": skill_id, "name": name, "tag_id": None, "skill_domain": domain}
+
+
+def test_items_per_skill_follow_frequency_severity_and_steering():
+    rows = [row(1, 7, "unit conversion", 3), row(2, 7, "unit conversion", 3), row(3, 8, "poetry meter", 1, "writing"),
+            row(4, 9, "sql joins", 2, "software")]
+    s = SynthesisSettings(per_skill=1.0, max_per_skill=4, max_per_round=5)
+    plans = plan_skills(rows, {"sql joins": 2.0}, {"writing": 0.5}, s)
+    by = {p.name: p for p in plans}
+    assert by["unit conversion"].weight == 3.0 and by["unit conversion"].n == 3  # 2 findings x 3/2
+    assert by["sql joins"].weight == 2.0 and by["sql joins"].n == 2  # 1 x 2/2 x tag weight 2
+    assert [p.name for p in plans] == ["unit conversion", "sql joins"]  # the budget of 5 is spent first on these
+    assert by["unit conversion"].finding_ids == [1, 2] and by["unit conversion"].example_ids == [101, 102]
+
+
+def test_every_skill_gets_at_least_one_and_at_most_the_cap():
+    s = SynthesisSettings(per_skill=10.0, max_per_skill=3, max_per_round=100, examples=1)
+    plans = plan_skills([row(1, 1, "a b", 1), row(2, 2, "c d", 3), row(3, 2, "c d", 3)], {}, {}, s)
+    assert sorted(p.n for p in plans) == [3, 3] and all(len(p.example_ids) == 1 for p in plans)
+    tiny = plan_skills([row(1, 1, "a b", 1)], {}, {}, SynthesisSettings(per_skill=0.1))
+    assert tiny[0].n == 1
+
+
+def test_synthesis_prompt_names_skill_domain_count_examples_and_language():
+    plan = SkillPlan(1, "unit conversion", "mathematics", None, [1], [2], [5], n=2)
+    group_examples([plan], {5: "How many minutes are in 2.5 hours?"}, {5: "zh"}, 20)
+    user = SynthesizeTask("synthesizer").format_input(plan)
+    text = user[0]["content"] + user[-1]["content"]
+    assert "Skill: unit conversion" in text and "Domain: mathematics" in text and "Write 2 new" in text
+    assert "How many minutes are [...]" in text and "simplified Chinese" in text and plan.lang == "zh"
+
+
+def test_synthesized_instructions_parse_strictly():
+    plan = SkillPlan(1, "s", "d", None, [], [], [], n=2)
+    task = SynthesizeTask("synthesizer")
+    got = task.parse_output(json.dumps({"instructions": ["Instruction: Do A with care.", "do a with care", "Do B.",
+                                                         "Do C."]}), plan)
+    assert got == ["Do A with care.", "Do B."]  # label stripped, repeat dropped, cut to n
+    for bad in ("no json", json.dumps({"instructions": []}), json.dumps({"instructions": [3]})):
+        with pytest.raises(ParseError):
+            task.parse_output(bad, plan)
+
+
+def test_the_synthesis_judge_rejects_off_skill_items():
+    task = JudgeSynthesisTask("judge")
+    assert "SKILL: sql joins" in task.format_input(("sql joins", "Write a poem."))[-1]["content"]
+    v = task.parse_output(json.dumps({"reason": "no SQL", "is_instruction": True, "answerable": True,
+                                      "exercises_skill": False}), ("sql joins", "Write a poem."))
+    assert v.rejection()[0] == "off_skill"
+    ok = task.parse_output('{"reason": "fits", "is_instruction": true, "answerable": true, "exercises_skill": true}',
+                           ("a", "b"))
+    assert ok.rejection() == ("", "")
