@@ -107,10 +107,13 @@ def rule_check(seed: SeedItem, evolved: str, operation: str, similarity: float, 
 # ---- judge ------------------------------------------------------------------------------------------------------
 @dataclass
 class Verdict:
+    """The judge's three answers; the third is the task's own check: really evolved (evolution), or exercises the
+    skill (targeted synthesis, tools/synthesis.py), with the rejection reason and wording it gives when false."""
     is_instruction: bool
     answerable: bool
     evolved: bool
     reason: str
+    third: tuple[str, str] = ("unchanged", "not evolved")
 
     def rejection(self) -> tuple[str, str]:
         if not self.is_instruction:
@@ -118,7 +121,7 @@ class Verdict:
         if not self.answerable:
             return "judge_rejected", f"judge: not answerable: {self.reason}"
         if not self.evolved:
-            return "unchanged", f"judge: not evolved: {self.reason}"
+            return self.third[0], f"judge: {self.third[1]}: {self.reason}"
         return "", ""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tools.evolution import _LABEL, _flag
+from tools.evolution import _LABEL, Verdict, _flag
 from tools.llm_parse import ParseError, parse_json_object
 from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
@@ -94,24 +94,7 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
         return out[:item.n]
 
 
-@dataclass
-class SkillVerdict:
-    is_instruction: bool
-    answerable: bool
-    exercises_skill: bool
-    reason: str
-
-    def rejection(self) -> tuple[str, str]:
-        if not self.is_instruction:
-            return "answered", f"judge: {self.reason}"
-        if not self.answerable:
-            return "judge_rejected", f"judge: not answerable: {self.reason}"
-        if not self.exercises_skill:
-            return "off_skill", f"judge: does not exercise the skill: {self.reason}"
-        return "", ""
-
-
-class JudgeSynthesisTask(LLMTask[tuple[str, str], SkillVerdict]):
+class JudgeSynthesisTask(LLMTask[tuple[str, str], Verdict]):
     """(skill, instruction) -> is it an answerable instruction that needs the skill."""
 
     name, template = "judge_synthesis", "judge_synthesis.j2"
@@ -119,11 +102,12 @@ class JudgeSynthesisTask(LLMTask[tuple[str, str], SkillVerdict]):
     def format_input(self, item: tuple[str, str]) -> Messages:
         return render_messages(self.template, skill=item[0], instruction=item[1])
 
-    def parse_output(self, text: str, item: tuple[str, str]) -> SkillVerdict:
+    def parse_output(self, text: str, item: tuple[str, str]) -> Verdict:
         obj = parse_json_object(text)
         reason = obj.get("reason", "")
-        return SkillVerdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "exercises_skill"),
-                            reason.strip()[:300] if isinstance(reason, str) else "")
+        return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "exercises_skill"),
+                       reason.strip()[:300] if isinstance(reason, str) else "",
+                       ("off_skill", "does not exercise the skill"))
 
 
 def group_examples(plans: list[SkillPlan], texts: dict[int, str], langs: dict[int, str], chars: int) -> None:
