@@ -94,10 +94,18 @@ def items(store: Store, round_: int | None = None, undiagnosed: bool = False) ->
         return [ItemRow(*r) for r in conn.execute(q)]
 
 
-def add_findings(store: Store, round_: int, findings: list[NewFinding]) -> list[int]:
-    """Store findings; returns their ids in order."""
+def add_findings(store: Store, round_: int, findings: list[NewFinding],
+                 skills: list[list[tuple[NewSkill, str, float]]] | None = None) -> list[int]:
+    """Store findings with the skills each names ((skill, phrase as written, cosine) per finding, same order), in one
+    transaction: a crash leaves a finding with all its skills or nothing. A skill keeps the round it was first
+    diagnosed in. Returns the finding ids in order."""
     check_statuses("finding", (f.status for f in findings), FINDING_STATUSES)
+    skills = skills if skills is not None else [[] for _ in findings]
+    if len(skills) != len(findings):
+        raise ValueError(f"{len(skills)} skill lists for {len(findings)} findings")
+    check_statuses("skill", (sk.status for group in skills for sk, _, _ in group), SKILL_STATUSES)
     ids, now = [], utcnow()
+    t = Skill.__table__
     with store.engine.begin() as conn:
         for f in findings:
             row = dict(round=round_, item_id=f.item_id, adapter=f.adapter[:64], answer=f.answer,
@@ -105,26 +113,18 @@ def add_findings(store: Store, round_: int, findings: list[NewFinding]) -> list[
                        reject_reason=f.reject_reason[:32], deficient=f.deficient, severity=f.severity,
                        description=f.description, detail=json.dumps(f.detail, ensure_ascii=False), created_at=now)
             ids.append(conn.execute(sa.insert(Finding.__table__).values(**row)).inserted_primary_key[0])
+        new = {sk.key[:300]: sk for group in skills for sk, _, _ in group}
+        if new:
+            conn.execute(store.insert(t).on_conflict_do_nothing(index_elements=["key"]), [dict(
+                key=k, name=sk.name[:200], tag_id=sk.tag_id, similarity=sk.similarity, status=sk.status,
+                domain=sk.domain[:200], first_round=round_, created_at=now) for k, sk in new.items()])
+            key_id = dict(conn.execute(sa.select(t.c.key, t.c.id).where(t.c.key.in_(sorted(new)))).all())
+            links = {(fid, key_id[sk.key[:300]]): (phrase, sim)
+                     for fid, group in zip(ids, skills) for sk, phrase, sim in group}
+            conn.execute(store.insert(FindingSkill.__table__).on_conflict_do_nothing(
+                index_elements=["finding_id", "skill_id"]),
+                [dict(finding_id=f, skill_id=k, phrase=p[:200], similarity=v) for (f, k), (p, v) in links.items()])
     return ids
-
-
-def skill_ids(store: Store, skills: list[NewSkill], round_: int) -> dict[str, int]:
-    """Ids of skills by key, inserting the new ones (a skill keeps the round it was first diagnosed in)."""
-    check_statuses("skill", (s.status for s in skills), SKILL_STATUSES)
-    now = utcnow()
-    store.insert_ignore(Skill.__table__, [dict(key=s.key[:300], name=s.name[:200], tag_id=s.tag_id,
-                                               similarity=s.similarity, status=s.status, domain=s.domain[:200],
-                                               first_round=round_, created_at=now) for s in skills], ["key"])
-    keys = sorted({s.key[:300] for s in skills})
-    t = Skill.__table__
-    with store.engine.connect() as conn:
-        return {k: i for k, i in conn.execute(sa.select(t.c.key, t.c.id).where(t.c.key.in_(keys)))} if keys else {}
-
-
-def link_skills(store: Store, links: list[tuple[int, int, str, float]]) -> None:
-    """(finding id, skill id, phrase, similarity) rows; a finding names a skill once."""
-    store.insert_ignore(FindingSkill.__table__, [dict(finding_id=f, skill_id=s, phrase=p[:200], similarity=sim)
-                                                 for f, s, p, sim in links], ["finding_id", "skill_id"])
 
 
 def deficient_findings(store: Store, round_: int) -> list[dict[str, Any]]:

@@ -77,28 +77,29 @@ def _finding(item, adapter: str, answer, result) -> NewFinding:
                       detail={"skills": v.skills})
 
 
-def record_skills(store: Store, cfg: IloopConfig, space, round_: int, found: list[tuple[int, Any, list[str]]]
-                  ) -> dict[str, int]:
-    """Map the skills of (finding id, item, skills) rows, store skills and links, record candidate tags."""
+def map_findings(store: Store, cfg: IloopConfig, space, round_: int, items, findings: list[NewFinding]
+                 ) -> tuple[list[list[tuple[NewSkill, str, float]]], dict[str, int], list[DecisionRow]]:
+    """The skills of every usable deficient finding mapped to tags or candidate tags: (per finding its skills with
+    phrase and cosine, figures, a candidate_tag decision per unmapped skill)."""
     tags = [(t.id, t.name) for t in canonical_tags(store, "en")] or [(t.id, t.name) for t in canonical_tags(store)]
-    phrases = sorted({p for _, _, skills in found for p in skills})
-    matches = {m.phrase: m for m in map_skills(phrases, tags, space, cfg.diagnosis.threshold_for(cfg.embedding.model))}
-    first_domain = {}
-    for _, item, skills in found:
+    wanted = [(it, f.detail["skills"]) if f.status == "ok" and f.deficient else (it, []) for it, f in zip(items, findings)]
+    phrases = sorted({p for _, skills in wanted for p in skills})
+    threshold = cfg.diagnosis.threshold_for(cfg.embedding.model)
+    matches = {m.phrase: m for m in map_skills(phrases, tags, space, threshold)}
+    first_domain: dict[str, str] = {}
+    for it, skills in wanted:
         for p in skills:
-            first_domain.setdefault(matches[p].key, item.domain)
-    ids = diagnosis.skill_ids(store, [NewSkill(m.key, m.name, m.tag_id, m.similarity,
-                                               "mapped" if m.tag_id is not None else "candidate",
-                                               first_domain[m.key]) for m in matches.values()], round_)
-    diagnosis.link_skills(store, [(fid, ids[matches[p].key], p, matches[p].similarity)
-                                  for fid, _, skills in found for p in skills])
-    decisions.record(store, [DecisionRow(round_, Node.ORACLE_DIAGNOSER, f"skill:{m.phrase}", Action.CANDIDATE_TAG,
-                                         f"no canonical tag within cosine {cfg.diagnosis.threshold_for(cfg.embedding.model)}"
-                                         f" (nearest '{m.tag_name}' at {m.similarity:.3f})",
-                                         {"nearest": m.tag_name, "similarity": m.similarity})
-                             for m in matches.values() if m.tag_id is None])
-    return {"skills_named": len(phrases), "mapped": sum(m.tag_id is not None for m in matches.values()),
-            "candidate_tags": sum(m.tag_id is None for m in matches.values())}
+            first_domain.setdefault(matches[p].key, it.domain)
+    new = {m.key: NewSkill(m.key, m.name, m.tag_id, m.similarity, "mapped" if m.tag_id is not None else "candidate",
+                           first_domain[m.key]) for m in matches.values()}
+    per_finding = [[(new[matches[p].key], p, matches[p].similarity) for p in skills] for _, skills in wanted]
+    rows = [DecisionRow(round_, Node.ORACLE_DIAGNOSER, f"skill:{m.phrase}", Action.CANDIDATE_TAG,
+                        f"no canonical tag within cosine {threshold} (nearest '{m.tag_name}' at {m.similarity:.3f})",
+                        {"nearest": m.tag_name, "similarity": m.similarity})
+            for m in matches.values() if m.tag_id is None]
+    figures = {"skills_named": len(phrases), "mapped": sum(m.tag_id is not None for m in matches.values()),
+               "candidate_tags": sum(m.tag_id is None for m in matches.values())}
+    return per_finding, figures, rows
 
 
 def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, limit: int | None = None
@@ -130,13 +131,10 @@ def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, l
     llm.close()
     timings["oracle_s"] = round(time.perf_counter() - t2, 1)
     findings = [_finding(it, adapter.fingerprint, a, r) for it, a, r in zip(items, answers, results)]
-    ids = diagnosis.add_findings(store, round_, findings)
     t3 = time.perf_counter()
-    found = [(fid, it, f.detail["skills"]) for fid, it, f in zip(ids, items, findings)
-             if f.status == "ok" and f.deficient]
-    mapping = record_skills(store, cfg, space, round_, found)
+    skills, mapping, rows = map_findings(store, cfg, space, round_, items, findings)
     timings["map_s"] = round(time.perf_counter() - t3, 1)
-    rows = []
+    ids = diagnosis.add_findings(store, round_, findings, skills)
     for fid, it, f in zip(ids, items, findings):
         subject = f"conversation:{it.conversation_id}"
         if f.status == "rejected":
