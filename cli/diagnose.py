@@ -50,7 +50,7 @@ def synthesize(limit: Optional[int] = typer.Option(None, help="Most items to ask
     """Write targeted items for the skills of the newest diagnosis round not yet served, check them, then the
     leakage guard admits them and the tagger tags them (the graph's targeted_synthesizer -> synthesis_guard ->
     tag_new)."""
-    from state import ledger, syntheses
+    from state import diagnosis, ledger, syntheses
     from tools.leakage import BenchFileError
     from tools.leakage_guard import check_candidates
     from tools.synthesize import synthesize_round
@@ -58,9 +58,11 @@ def synthesize(limit: Optional[int] = typer.Option(None, help="Most items to ask
 
     res = resources()
     done = syntheses.done_rounds(res.store)
-    todo = [r for r in sorted(ledger.round_samples(res.store), reverse=True) if r not in done]
+    # the newest round with deficient findings not yet served (a round whose answers were all fine has none)
+    todo = [r for r in sorted(ledger.round_samples(res.store), reverse=True)
+            if r not in done and diagnosis.deficient_findings(res.store, r)]
     if not todo:
-        fail("no diagnosis round waits for synthesis: run `iloop diagnose` first", code=2)
+        fail("no diagnosed deficiency waits for synthesis: run `iloop diagnose` first", code=2)
     round_ = todo[0]
     summary = synthesize_round(res.store, res.embedder, res.config, round_, limit)
     try:
@@ -97,10 +99,11 @@ def ledger(as_json: bool = typer.Option(False, "--json", help="Machine-readable.
     for r in data["rounds"]:
         out.print(f"round {r['round']}: {r['findings']} findings, {r['deficient']} deficient "
                   f"({rate(r['deficiency_rate'])}), {r['rejected']} rejected; M_FT {', '.join(r['adapters'])}")
-    t = Table("skill", "tag", "first", "diagnosed", "items ok/rejected", "before", "after (round)")
+    t = Table("skill", "tag", "first", "diagnosed", "items ok/rejected", "before", "after (round, items)")
     for s in data["skills"][:top]:
         it = s["items"]
         t.add_row(s["skill"], s["tag"] or f"candidate (nearest {s['similarity']:.2f})", str(s["first_round"]),
                   str(s["diagnosed"]), f"{it['admitted']}/{sum(it['rejected'].values()) + it['leaks']}",
-                  rate(s["rate_before"]), f"{rate(s['rate_after'])} ({s['after_round'] or '-'})")
+                  rate(s["rate_before"]),
+                  f"{rate(s['rate_after'])} ({s['after_round'] or '-'}, {s['items_before_after']})")
     out.print(t)

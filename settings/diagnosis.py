@@ -22,9 +22,13 @@ class DiagnosisSettings(BaseModel):
                              "(so a small pool keeps seeds to evolve; a round with one such seed holds out none).")
     finetune_per_domain: int = Field(0, ge=0, description="Dataset conversations per domain that M_FT for diagnosis "
                                      "trains on; 0 = finetune.per_domain. The other fine-tune knobs are finetune.*.")
-    refresh_growth: float = Field(0.2, ge=0, description="M_FT for diagnosis is re-trained when its training "
-                                  "subset of the dataset would grow by more than this fraction (or the domains "
-                                  "changed); else the last one answers.")
+    refresh_growth: float = Field(0.2, ge=0, description="M_FT for diagnosis is re-trained when its balanced "
+                                  "subset of the seeds would grow by more than this fraction, the domains or "
+                                  "fine-tune settings changed, refresh_new_items new generated items arrived, or it "
+                                  "trained on an item now held out; else the last one answers.")
+    refresh_new_items: int = Field(1, ge=1, description="New admitted evolved or synthesized items that make M_FT for "
+                                   "diagnosis re-train (1: every round that admitted any, so the next round's sample "
+                                   "measures the items made for its skills).")
     answer_max_tokens: int = Field(384, ge=16, description="New tokens M_FT may generate per diagnosis answer "
                                    "(greedy decoding); a cut answer is judged as it is and marked truncated.")
     answer_batch: int = Field(4, ge=1, description="Diagnosis queries M_FT answers in one generate batch.")

@@ -82,8 +82,9 @@ class DecisionRow:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def record(store: Store, rows: list[DecisionRow]) -> None:
-    """Write decisions in bulk (the seed selector writes one per seed: possibly hundreds of thousands)."""
+def record(store: Store, rows: list[DecisionRow], conn: sa.Connection | None = None) -> None:
+    """Write decisions in bulk (the seed selector writes one per seed: possibly hundreds of thousands); ``conn``:
+    inside the caller's transaction, so the rows a decision explains and the decision land together."""
     if not rows:
         return
     now = utcnow()
@@ -94,9 +95,12 @@ def record(store: Store, rows: list[DecisionRow]) -> None:
         values.append(dict(round=r.round, node=r.node.value, subject=str(r.subject)[:400], action=r.action.value,
                            reason=r.reason, created_at=now,
                            evidence=json.dumps(r.evidence or {}, ensure_ascii=False, default=str)))
-    with store.engine.begin() as conn:
+    if conn is not None:
         for k in range(0, len(values), 20_000):
             conn.execute(sa.insert(Decision.__table__), values[k:k + 20_000])
+        return
+    with store.engine.begin() as own:
+        record(store, rows, own)
 
 
 def record_one(store: Store, round_: int, node: Node, subject: str, action: Action, reason: str = "",

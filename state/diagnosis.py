@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from state import decisions
 from state.db import Store, check_statuses, group_counts
 from state.models import Seed, utcnow
 from state.models_diagnosis import DiagnosisItem, Finding, FindingSkill, Skill
@@ -95,10 +96,12 @@ def items(store: Store, round_: int | None = None, undiagnosed: bool = False) ->
 
 
 def add_findings(store: Store, round_: int, findings: list[NewFinding],
-                 skills: list[list[tuple[NewSkill, str, float]]] | None = None) -> list[int]:
+                 skills: list[list[tuple[NewSkill, str, float]]] | None = None, decided: list | None = None
+                 ) -> list[int]:
     """Store findings with the skills each names ((skill, phrase as written, cosine) per finding, same order), in one
     transaction: a crash leaves a finding with all its skills or nothing. A skill keeps the round it was first
-    diagnosed in. Returns the finding ids in order."""
+    diagnosed in. ``decided``: the decision rows that explain them, written in the same transaction. Returns the
+    finding ids in order."""
     check_statuses("finding", (f.status for f in findings), FINDING_STATUSES)
     skills = skills if skills is not None else [[] for _ in findings]
     if len(skills) != len(findings):
@@ -124,6 +127,7 @@ def add_findings(store: Store, round_: int, findings: list[NewFinding],
             conn.execute(store.insert(FindingSkill.__table__).on_conflict_do_nothing(
                 index_elements=["finding_id", "skill_id"]),
                 [dict(finding_id=f, skill_id=k, phrase=p[:200], similarity=v) for (f, k), (p, v) in links.items()])
+        decisions.record(store, decided or [], conn)
     return ids
 
 
@@ -137,6 +141,20 @@ def deficient_findings(store: Store, round_: int) -> list[dict[str, Any]]:
          .where(f.c.round == round_, f.c.status == "ok", f.c.deficient.is_(True)).order_by(f.c.id, sk.c.id))
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def round_figures(store: Store, round_: int) -> dict[str, Any]:
+    """A diagnosed round's figures from the stored rows (a resumed round reports what it did before the kill)."""
+    f = Finding.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(f.c.status, f.c.reject_reason, f.c.deficient, f.c.adapter)
+                            .where(f.c.round == round_)).all()
+    rejected: dict[str, int] = {}
+    for status, reason, _, _ in rows:
+        if status == "rejected":
+            rejected[reason] = rejected.get(reason, 0) + 1
+    return {"items": len(rows), "deficient": sum(st == "ok" and bool(d) for st, _, d, _ in rows),
+            "rejected": rejected, "adapter": ",".join(sorted({a for *_, a in rows})), "resumed": True}
 
 
 def finding_figures(store: Store) -> dict[str, Any]:

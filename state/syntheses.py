@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from state import candidates
+from state import candidates, decisions
 from state.candidates import NewCandidate
 from state.db import Store, check_statuses
 from state.models import Candidate, utcnow
@@ -27,9 +27,10 @@ class NewSynthesis:
     detail: str = ""
 
 
-def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCandidate | None]) -> None:
-    """Store the round's syntheses and, for those with a candidate in ``staged`` (same order), the candidate, in one
-    transaction: a crash leaves neither or both."""
+def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCandidate | None],
+        decided: list | None = None) -> None:
+    """Store the round's syntheses, for those with a candidate in ``staged`` (same order) the candidate, and the
+    decision rows that explain them, in one transaction: a crash leaves all or none."""
     check_statuses("synthesis", (r.status for r in rows), STATUSES)
     if len(staged) != len(rows):
         raise ValueError(f"{len(staged)} candidates for {len(rows)} syntheses")
@@ -43,6 +44,7 @@ def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCan
             round=round_, skill_id=r.skill_id, finding_ids=json.dumps(r.finding_ids), instruction=r.instruction,
             status=r.status, reason=r.reason[:32], detail=r.detail,
             candidate_id=next(ids) if c is not None else None, created_at=now) for r, c in zip(rows, staged)])
+        decisions.record(store, decided or [], conn)
 
 
 def done_rounds(store: Store) -> set[int]:
@@ -59,6 +61,19 @@ def outcomes(store: Store) -> list[dict]:
          .select_from(s.outerjoin(c, c.c.id == s.c.candidate_id)).order_by(s.c.id))
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def round_figures(store: Store, round_: int) -> dict:
+    """A synthesized round's figures from the stored rows (what a resumed round reports)."""
+    s = Synthesis.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.c.skill_id, s.c.status, s.c.reason).where(s.c.round == round_)).all()
+    counts: dict[str, int] = {}
+    for _, status, reason in rows:
+        key = "staged" if status == "staged" else reason
+        counts[key] = counts.get(key, 0) + 1
+    return {"skills": len({k for k, _, _ in rows}), "asked": len(rows), "staged": counts.get("staged", 0),
+            "counts": counts, "resumed": True}
 
 
 def figures(store: Store) -> dict:

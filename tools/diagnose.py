@@ -51,8 +51,12 @@ def ensure_diagnosis_mft(store: Store, cfg: IloopConfig, scorer, round_: int):
     current = latest_adapter(cfg.home, POINTER)
     why = needs_refresh(current, domain_of, settings, scorer.name)
     if not why and current is not None:
-        new = sorted(set(generated) - set(current.card.get("train_ids", [])))
-        if new:
+        trained = set(current.card.get("train_ids", []))
+        seen_held = trained & held
+        new = sorted(set(generated) - trained)
+        if seen_held:  # it must never answer a query it trained on
+            why = f"the last M_FT trained on {len(seen_held)} item(s) now held out for diagnosis"
+        elif len(new) >= cfg.diagnosis.refresh_new_items:
             why = f"{len(new)} generated item(s) in the dataset the last M_FT did not train on"
     if not why:
         return current, ""
@@ -65,11 +69,24 @@ def ensure_diagnosis_mft(store: Store, cfg: IloopConfig, scorer, round_: int):
     return adapter, why
 
 
+def _decision(round_: int, it, f: NewFinding) -> DecisionRow:
+    subject = f"conversation:{it.conversation_id}"
+    if f.status == "rejected":
+        return DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.REJECT_FINDING,
+                           f"{f.reject_reason}: {f.detail.get('error', '')[:200]}",
+                           {"item_id": it.id, "reason": f.reject_reason})
+    verdict = f"deficient (severity {f.severity}): {', '.join(f.detail['skills'])}" if f.deficient else "fine"
+    return DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.DIAGNOSE, f"{verdict}; {f.description[:200]}",
+                       {"item_id": it.id, "deficient": f.deficient, "severity": f.severity,
+                        "skills": f.detail["skills"], "domain": it.domain, "truncated": f.truncated})
+
+
 def _finding(item, adapter: str, answer, result) -> NewFinding:
     base = dict(item_id=item.id, adapter=adapter, answer=answer.text, answer_tokens=answer.tokens,
                 truncated=answer.truncated)
     if not result.ok:
-        reason = "named_entity" if ENTITY_PREFIX in result.error else "parse_error"
+        reason = ("named_entity" if ENTITY_PREFIX in result.error else
+                  "reply_cut" if "cut off" in result.error else "parse_error")
         return NewFinding(**base, status="rejected", reject_reason=reason,
                           detail={"error": result.error[:400], "reply": result.text[:800]})
     v = result.value
@@ -110,8 +127,8 @@ def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, l
     drawn = hold_out_round(store, cfg, round_, Node.ORACLE_DIAGNOSER, limit)
     items = diagnosis.items(store, round_, undiagnosed=True)
     summary: dict[str, Any] = {"drawn": drawn, "items": len(items), "deficient": 0, "rejected": {}}
-    if not items:
-        return summary
+    if not items:  # nothing drawn, or a resumed round that had diagnosed its sample: report what is stored
+        return {**summary, **diagnosis.round_figures(store, round_)} if diagnosis.items(store, round_) else summary
     base = scorer_from_config(cfg, assets)
     adapter, why = ensure_diagnosis_mft(store, cfg, base, round_)
     timings["finetune_s"] = round(time.perf_counter() - t0, 1)
@@ -134,20 +151,7 @@ def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, l
     t3 = time.perf_counter()
     skills, mapping, rows = map_findings(store, cfg, space, round_, items, findings)
     timings["map_s"] = round(time.perf_counter() - t3, 1)
-    ids = diagnosis.add_findings(store, round_, findings, skills)
-    for fid, it, f in zip(ids, items, findings):
-        subject = f"conversation:{it.conversation_id}"
-        if f.status == "rejected":
-            rows.append(DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.REJECT_FINDING,
-                                    f"{f.reject_reason}: {f.detail.get('error', '')[:200]}",
-                                    {"finding_id": fid, "reason": f.reject_reason}))
-        else:
-            verdict = f"deficient (severity {f.severity}): {', '.join(f.detail['skills'])}" if f.deficient else "fine"
-            rows.append(DecisionRow(round_, Node.ORACLE_DIAGNOSER, subject, Action.DIAGNOSE,
-                                    f"{verdict}; {f.description[:200]}",
-                                    {"finding_id": fid, "deficient": f.deficient, "severity": f.severity,
-                                     "skills": f.detail["skills"], "domain": it.domain, "truncated": f.truncated}))
-    decisions.record(store, rows)
+    rows += [_decision(round_, it, f) for it, f in zip(items, findings)]
     rejected: dict[str, int] = {}
     for f in findings:
         if f.status == "rejected":
@@ -156,8 +160,10 @@ def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, l
                    adapter=adapter.fingerprint, retrained=why, **mapping,
                    answer_tokens=sum(a.tokens for a in answers), answer_tokens_per_s=round(answerer.tokens_per_s, 2),
                    truncated=sum(a.truncated for a in answers), timings=timings)
-    decisions.record_one(store, round_, Node.ORACLE_DIAGNOSER, f"round:{round_}", Action.DIAGNOSE,
-                         f"{summary['deficient']} of {len(items)} answers deficient; {mapping['mapped']} skills "
-                         f"mapped, {mapping['candidate_tags']} candidate tags", summary)
+    rows.append(DecisionRow(round_, Node.ORACLE_DIAGNOSER, f"round:{round_}", Action.DIAGNOSE,
+                            f"{summary['deficient']} of {len(items)} answers deficient; {mapping['mapped']} skills "
+                            f"mapped, {mapping['candidate_tags']} candidate tags", summary))
+    # findings, skills, links and the decisions that explain them land together: a kill leaves all or none
+    diagnosis.add_findings(store, round_, findings, skills, rows)
     logger.info("diagnose: %s", summary)
     return summary

@@ -3,8 +3,11 @@
 
 A skill's deficiency rate in a round is the share of that round's usable findings (one per diagnosis item, a fresh
 held-out sample every round) that name it. "Before" is the rate in the round it was first diagnosed; "after" is
-the rate in the first later round whose sample was answered by a different M_FT (one re-trained on a dataset that
-by then holds the items synthesized for it). With no such round yet, "after" is None: not measured, not zero.
+the rate in the first later round whose sample was answered by a different M_FT; ``items_before_after`` says how
+many items made for the skill were admitted before that round (M_FT for diagnosis trains on every admitted
+generated item, so those are in its data; 0 means the change is not the synthesizer's doing). With no such round
+yet, "after" is None: not measured, not zero. Samples are small (``diagnosis.sample_size`` a round), so a rate is a
+share of a handful of findings: read it with the round's sample size beside it.
 """
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ def build_ledger(store: Store) -> dict[str, Any]:
     for skill_id, _, round_, sev in rows_of.skill_findings(store):
         named[(skill_id, round_)] += 1
         severity[skill_id].append(sev)
-    items = _items(syntheses.outcomes(store))
+    outcomes = syntheses.outcomes(store)
+    items = _items(outcomes)
     skills = []
     for sk in rows_of.skills(store):
         sid, first = sk["id"], sk["first_round"]
@@ -47,6 +51,9 @@ def build_ledger(store: Store) -> dict[str, Any]:
                             and samples[r]["adapters"] - samples.get(first, {}).get("adapters", set())), None)
         before, after = rates.get(first), rates.get(after_round) if after_round is not None else None
         it = items[sid]
+        # items made for the skill that the "after" M_FT could have trained on (admitted in an earlier round)
+        trained = sum(1 for o in outcomes if o["skill_id"] == sid and o["candidate_status"] == "admitted"
+                      and after_round is not None and o["round"] < after_round)
         skills.append({
             "skill": sk["name"], "key": sk["key"], "status": sk["status"], "tag": sk["tag"], "domain": sk["domain"],
             "similarity": round(sk["similarity"], 4), "first_round": first,
@@ -54,7 +61,7 @@ def build_ledger(store: Store) -> dict[str, Any]:
             "rounds_diagnosed": [r for r in rounds if named[(sid, r)]],
             "mean_severity": round(sum(severity[sid]) / len(severity[sid]), 2) if severity[sid] else None,
             "items": {**it, "rejected": dict(it["rejected"])},
-            "rate_before": before, "rate_after": after, "after_round": after_round,
+            "rate_before": before, "rate_after": after, "after_round": after_round, "items_before_after": trained,
             "change": round(after - before, 4) if before is not None and after is not None else None,
             "rates": rates})
     per_round = [{"round": r, "findings": samples[r]["ok"], "rejected": samples[r]["rejected"],

@@ -1,6 +1,6 @@
 """The oracle role: compares M_FT's answer with the reference and names the missing skills (method.md section 4).
 
-A finding is deficient or not, 2-5 short skill phrases, a one-line description and a severity 0-3. Its text must
+A finding is deficient or not, 2-5 short skill phrases (more are cut to the first five), a one-line description and a severity 0-3. Its text must
 name no named entity (tools/named_entities.py): such a reply is sent back once with the entities it named, then
 rejected with reason ``named_entity`` and counted, as a reply of the wrong shape is (``parse_error``).
 """
@@ -74,9 +74,9 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
             if c and c not in seen and len(c.split()) <= 8:
                 seen.add(c)
                 skills.append((s.strip(), c))
-        if deficient and not skills:
-            raise ParseError('a deficient answer needs 2 to 5 "missing_skills"')
-        skills = skills[:5]
+        if deficient and len(skills) < 2:
+            raise ParseError('a deficient answer needs 2 to 5 different "missing_skills"')
+        skills = skills[:5]  # more than five: the first five, as the prompt ranks them
         desc = obj.get("description", "")
         if not isinstance(desc, str):
             raise ParseError('"description" must be one line of text')

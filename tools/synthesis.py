@@ -29,7 +29,7 @@ class SkillPlan:
     tag_id: int | None
     finding_ids: list[int]
     severities: list[int]
-    example_ids: list[int]  # diagnosis conversations shown as style examples
+    example_ids: list[int]  # diagnosis conversations of its findings; the first ``synthesis.examples`` are shown
     weight: float = 0.0
     n: int = 0
     examples: list[str] = field(default_factory=list)
@@ -51,9 +51,10 @@ def plan_skills(rows: list[dict], steer_tag: dict[str, float], steer_domain: dic
     for p in by.values():
         mean_sev = sum(p.severities) / len(p.severities)
         steer = steer_tag.get(p.name, 1.0) * steer_domain.get(p.domain, 1.0)
+        if steer <= 0:
+            continue  # a user who set weight 0 asked for no items
         p.weight = round(len(p.finding_ids) * mean_sev / 2 * steer, 4)
         p.n = max(1, min(settings.max_per_skill, round(settings.per_skill * p.weight)))
-        p.example_ids = p.example_ids[:settings.examples]
         plans.append(p)
     plans.sort(key=lambda p: (-p.weight, p.name))
     budget, out = settings.max_per_round, []
@@ -110,10 +111,11 @@ class JudgeSynthesisTask(LLMTask[tuple[str, str], Verdict]):
                        ("off_skill", "does not exercise the skill"))
 
 
-def group_examples(plans: list[SkillPlan], texts: dict[int, str], langs: dict[int, str], chars: int) -> None:
-    """Fill each plan's style examples (cut to ``chars``) and language (its first example's)."""
+def group_examples(plans: list[SkillPlan], texts: dict[int, str], langs: dict[int, str], chars: int, n: int) -> None:
+    """Fill each plan's style examples (the first ``n`` of its items, cut to ``chars``) and its language (its first
+    finding's item's, also when no example is shown)."""
     for p in plans:
-        p.examples = [t if len(t) <= chars else t[:chars] + " [...]" for t in (texts.get(i, "") for i in p.example_ids)
-                      if t]
+        p.examples = [t if len(t) <= chars else t[:chars] + " [...]"
+                      for t in (texts.get(i, "") for i in p.example_ids[:n]) if t]
         p.lang = langs.get(p.example_ids[0], "en") if p.example_ids else "en"
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from settings import IloopConfig
-from state import decisions, diagnosis, steering, syntheses
+from state import diagnosis, steering, syntheses
 from state.candidates import NewCandidate
 from state.conversations import load
 from state.db import Store
@@ -63,8 +63,8 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
 def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limit: int | None = None
                      ) -> dict[str, Any]:
     """Write, check, answer and stage the round's targeted items; returns the figures."""
-    if round_ in syntheses.done_rounds(store):
-        return {"skills": 0, "asked": 0, "staged": 0, "counts": {}, "already": True}
+    if round_ in syntheses.done_rounds(store):  # a resumed round: report what it stored before the kill
+        return syntheses.round_figures(store, round_)
     s = cfg.synthesis_settings()
     if limit is not None:
         s = s.model_copy(update={"max_per_round": limit})
@@ -74,10 +74,7 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
         return {"skills": 0, "asked": 0, "staged": 0, "counts": {}}
     convs = load(store, sorted({i for p in plans for i in p.example_ids}))
     group_examples(plans, {i: instruction_text(c.messages) for i, c in convs.items()},
-                   {i: c.lang for i, c in convs.items()}, s.example_chars if s.examples else 0)
-    if not s.examples:
-        for p in plans:
-            p.examples = []
+                   {i: c.lang for i, c in convs.items()}, s.example_chars, s.examples)
     diag_texts, diag_vecs = _diagnosis_space(store, embedder)
     llm = LLM(cfg, store, round_)
     roles = ["synthesizer", cfg.evolution.dialogue_role] + (["judge"] if s.judge else [])
@@ -135,12 +132,11 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
         decided.append(DecisionRow(round_, Node.TARGETED_SYNTHESIZER, f"skill:{p.skill_id}", Action.SYNTHESIZE,
                                    f"for '{p.name}': {d.rounds} round(s), cosine to nearest diagnosis item {sim:.3f}",
                                    {**evidence, "instruction": text[:800]}))
-    syntheses.add(store, round_, rows, staged)
     summary = {"skills": len(plans), "asked": sum(p.n for p in plans), "staged": counts["staged"],
                "counts": dict(counts), "plan": [{"skill": p.name, "n": p.n, "weight": p.weight} for p in plans]}
     decided.append(DecisionRow(round_, Node.TARGETED_SYNTHESIZER, f"round:{round_}", Action.SYNTHESIZE,
                                f"{counts['staged']} of {summary['asked']} targeted items staged for "
                                f"{len(plans)} skills", summary))
-    decisions.record(store, decided)
+    syntheses.add(store, round_, rows, staged, decided)  # one transaction: candidates, syntheses, decisions
     logger.info("synthesize: %s", {k: v for k, v in summary.items() if k != "plan"})
     return summary

@@ -183,6 +183,16 @@ def test_two_rounds_diagnose_synthesize_and_fill_the_ledger(llm_res, tmp_path):
     assert top["rate_after"] == 1.0 and top["change"] == 0.0 and top["diagnosed"] == 6
     assert sum(s["items"]["admitted"] for s in ledger["skills"]) == 4
     assert out["metrics"]["diagnosis_items"] == 3 and out["metrics"]["synthesis_staged"] == 2
+    # the M_FT that answered round 2 never trained on a diagnosis item, not even round 1's
+    from tools.finetune import latest_adapter
+    card = latest_adapter(res.config.home, "diagnosis").card
+    assert card["extra_conversations"] >= 4 and not set(card["train_ids"]) & held
+    # a resumed round (here: the same round asked again) reports what it stored, asking nothing
+    from tools.diagnose import diagnose_round
+    from tools.synthesize import synthesize_round
+    again = diagnose_round(res.store, res.assets, res.text_space("tags"), res.config, 2)
+    assert again["resumed"] and again["items"] == 3 and again["deficient"] == 3
+    assert synthesize_round(res.store, res.embedder, res.config, 2)["staged"] == 2
 
 
 def test_max_rounds_stops_the_loop(llm_res, tmp_path):

@@ -52,7 +52,7 @@ def test_a_skill_diagnosed_fixed_and_measured_again(store):
     assert skill["rate_before"] == 0.5 and skill["rate_after"] == 0.25 and skill["after_round"] == 2
     assert skill["change"] == -0.25 and skill["status"] == "candidate" and skill["mean_severity"] == 2
     assert skill["items"]["written"] == 2 and skill["items"]["admitted"] == 1
-    assert skill["items"]["rejected"] == {"too_short": 1}
+    assert skill["items"]["rejected"] == {"too_short": 1} and skill["items_before_after"] == 1
     assert syntheses.done_rounds(store) == {1}
 
 

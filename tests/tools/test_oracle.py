@@ -39,10 +39,11 @@ def test_a_fine_answer_has_no_skills_and_no_severity():
 
 @pytest.mark.parametrize("reply, why", [
     ({"description": "bad", "deficient": True, "severity": 2, "missing_skills": []}, "missing_skills"),
-    ({"description": "bad", "deficient": True, "severity": 7, "missing_skills": ["a b"]}, "severity"),
-    ({"description": "bad", "deficient": "maybe", "severity": 1, "missing_skills": ["a b"]}, "deficient"),
+    ({"description": "bad", "deficient": True, "severity": 2, "missing_skills": ["a b", "A B"]}, "missing_skills"),
+    ({"description": "bad", "deficient": True, "severity": 7, "missing_skills": ["a b", "c d"]}, "severity"),
+    ({"description": "bad", "deficient": "maybe", "severity": 1, "missing_skills": ["a b", "c d"]}, "deficient"),
     ({"description": "bad", "deficient": True, "severity": 1, "missing_skills": "a b"}, "missing_skills"),
-    ({"description": ["bad"], "deficient": True, "severity": 1, "missing_skills": ["a b"]}, "description"),
+    ({"description": ["bad"], "deficient": True, "severity": 1, "missing_skills": ["a b", "c d"]}, "description"),
 ])
 def test_a_partial_or_wrong_finding_is_refused_with_a_reason(reply, why):
     with pytest.raises(ParseError, match=why):

@@ -28,14 +28,23 @@ def test_items_per_skill_follow_frequency_severity_and_steering():
 def test_every_skill_gets_at_least_one_and_at_most_the_cap():
     s = SynthesisSettings(per_skill=10.0, max_per_skill=3, max_per_round=100, examples=1)
     plans = plan_skills([row(1, 1, "a b", 1), row(2, 2, "c d", 3), row(3, 2, "c d", 3)], {}, {}, s)
-    assert sorted(p.n for p in plans) == [3, 3] and all(len(p.example_ids) == 1 for p in plans)
+    assert sorted(p.n for p in plans) == [3, 3]
+    group_examples(plans, {101: "x", 102: "y", 103: "z"}, {}, 50, s.examples)
+    assert sorted(len(p.examples) for p in plans) == [1, 1]
     tiny = plan_skills([row(1, 1, "a b", 1)], {}, {}, SynthesisSettings(per_skill=0.1))
     assert tiny[0].n == 1
+    assert plan_skills([row(1, 1, "a b", 3)], {"a b": 0.0}, {}, s) == []  # weight 0: the user asked for none
+
+
+def test_a_plan_takes_its_language_from_its_first_finding_even_without_examples():
+    plans = plan_skills([row(1, 1, "a b", 2, cid=7)], {}, {}, SynthesisSettings(examples=0))
+    group_examples(plans, {7: "一个问题"}, {7: "zh"}, 50, 0)
+    assert plans[0].examples == [] and plans[0].lang == "zh"
 
 
 def test_synthesis_prompt_names_skill_domain_count_examples_and_language():
     plan = SkillPlan(1, "unit conversion", "mathematics", None, [1], [2], [5], n=2)
-    group_examples([plan], {5: "How many minutes are in 2.5 hours?"}, {5: "zh"}, 20)
+    group_examples([plan], {5: "How many minutes are in 2.5 hours?"}, {5: "zh"}, 20, 2)
     user = SynthesizeTask("synthesizer").format_input(plan)
     text = user[0]["content"] + user[-1]["content"]
     assert "Skill: unit conversion" in text and "Domain: mathematics" in text and "Write 2 new" in text
