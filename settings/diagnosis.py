@@ -65,5 +65,8 @@ class SynthesisSettings(BaseModel):
                                          "which a synthesized instruction is a near-copy and rejected; None = "
                                          "evolution's similarity preset for embedding.model. Benchmark near-copies "
                                          "are the leakage guard's, which checks every synthesized item.")
+    copy_span_tokens: int = Field(10, ge=4, description="A synthesized instruction that shares this many consecutive "
+                                  "tokens (words; a Chinese character is a token) with any diagnosis item is a "
+                                  "near-copy and rejected.")
     judge: bool = Field(True, description="Ask the judge role whether a synthesized instruction is a real, "
                         "answerable task that exercises the skill; off = rule checks only.")

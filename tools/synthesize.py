@@ -27,6 +27,7 @@ from tools.embedded_server import embedded_servers
 from tools.evolution import SeedItem, choose_rounds, rule_check
 from tools.formats import content_hash
 from tools.instructions import instruction_text
+from tools.leakage import ngrams, tokens
 from tools.llm import LLM
 from tools.synthesis import JudgeSynthesisTask, SkillPlan, SynthesizeTask, group_examples, plan_skills
 
@@ -44,8 +45,12 @@ def _diagnosis_space(store: Store, embedder) -> tuple[list[str], np.ndarray]:
 def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], diag_texts: list[str],
                 diag_vecs: np.ndarray) -> list[tuple[str, str, float]]:
     """(reason, detail, max cosine to a diagnosis item) per instruction: the evolver's rule checks with the nearest
-    diagnosis item in the seed's place, so 'unchanged' there means a near-copy here."""
+    diagnosis item in the seed's place, so 'unchanged' there means a near-copy here; and a span of
+    ``synthesis.copy_span_tokens`` tokens copied verbatim from any diagnosis item is a near-copy too (an example
+    sentence pasted into a new task carries the held-out item into the training data)."""
     s = cfg.evolution_settings().model_copy(update={"max_similarity": cfg.synthesis_settings().max_similarity})
+    n = cfg.synthesis.copy_span_tokens
+    spans = set().union(*(ngrams(tokens(t), n) for t in diag_texts if len(tokens(t)) >= n)) if diag_texts else set()
     vecs = embedder.encode(texts)
     sims = vecs @ diag_vecs.T if len(diag_texts) else np.zeros((len(texts), 0))
     out = []
@@ -56,6 +61,9 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
         reason, detail = rule_check(nearest, text, "breadth", sim, s)
         if reason == "unchanged":
             reason, detail = "near_copy", f"cosine {sim:.3f} to diagnosis item {diag_texts[k][:80]!r}"
+        elif not reason and len(tokens(text)) >= n and ngrams(tokens(text), n) & spans:
+            copied = " ".join(next(iter(ngrams(tokens(text), n) & spans)))
+            reason, detail = "near_copy", f"copies {n} tokens of a diagnosis item verbatim: {copied[:80]!r}"
         out.append((reason, detail, round(sim, 4)))
     return out
 

@@ -71,3 +71,25 @@ def test_the_synthesis_judge_rejects_off_skill_items():
     ok = task.parse_output('{"reason": "fits", "is_instruction": true, "answerable": true, "exercises_skill": true}',
                            ("a", "b"))
     assert ok.rejection() == ("", "")
+
+
+def test_near_copies_of_diagnosis_items_are_rejected_by_cosine_and_by_a_verbatim_span(config):
+    import numpy as np
+
+    from tools.synthesize import check_rules
+
+    class Embedder:  # cosine 0.99 to the diagnosis item for the first text, 0 for the others
+        def encode(self, texts):
+            return np.array([[1.0, 0.0] if "rephrased" in t else [0.0, 1.0] for t in texts])
+
+    diag = ["Read the given text and determine if it is an opinion or a fact: global warming is causing the sea "
+            "levels to rise"]
+    plan = SkillPlan(1, "fact vs opinion", "reasoning", None, [], [], [], n=3)
+    got = check_rules(config, Embedder(), plan, [
+        "This is the rephrased instruction about opinions and facts in general terms, quite long enough.",
+        "Say if this is an opinion or a fact: global warming is causing the sea levels to rise faster now.",
+        "Decide whether the claim that coffee improves memory is a fact or an opinion, and explain why."],
+        diag, np.array([[1.0, 0.0]]))
+    assert got[0][0] == "near_copy" and "cosine" in got[0][1]
+    assert got[1][0] == "near_copy" and "verbatim" in got[1][1]
+    assert got[2][0] == ""
