@@ -49,12 +49,38 @@ def clean_skill(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase.strip().strip("\"'“”.,;:").strip()).lower()
 
 
+# words any description may use; the rest of a worked example is its subject matter
+_STOP = frozenset("""a an the of to and or is are was be as in on at for with by it its this that these not no does do
+did into from about so because you has have gives give given provides provide provided student students answer answers reference question correct correctly
+wrong instead same names name than but also only which what how one two any all more most very""".split())
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[\u4e00-\u9fff]|[a-z0-9]+", text.lower()) if w not in _STOP]
+
+
+def _spans(text: str, n: int = 2) -> set[tuple[str, ...]]:
+    """Pairs of consecutive content words (stop words dropped)."""
+    w = _words(text)
+    return {tuple(w[k:k + n]) for k in range(len(w) - n + 1)}
+
+
 class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
     name, template = "oracle_diagnose", "oracle_diagnose.j2"
 
     def __init__(self, role: str = "oracle", max_chars: int = 2500, max_tokens: int | None = 320) -> None:
         super().__init__(role, max_tokens)
         self.max_chars = max_chars
+        # the worked examples' text: a small model copies it into its description of another answer
+        shown = render_messages(self.template, question="", reference="", answer="")[1:-1]
+        texts = [m["content"] if m["role"] == "user" else str(parse_json_object(m["content"]).get("description", ""))
+                 for m in shown]  # the examples' questions, answers and descriptions, not their skill names
+        self._example_spans = set().union(*(_spans(t) for t in texts)) if texts else set()
+
+    def copies_example(self, description: str, item: OracleItem) -> bool:
+        """The description repeats two content words of a worked example in a row, not both words of this item."""
+        own = set(_words(f"{item.question} {item.reference} {item.answer}"))
+        return any(not set(span) <= own for span in _spans(description) & self._example_spans)
 
     def format_input(self, item: OracleItem) -> Messages:
         return render_messages(self.template, question=_cut(item.question, self.max_chars),
@@ -88,6 +114,8 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
             raise ParseError('"severity" must be an integer 0 to 3')
         if deficient and sev == 0:
             sev = 1  # a deficiency with no severity is at least minor
+        if self.copies_example(desc, item):
+            raise ParseError("the description repeats the worked example; describe THIS student's answer")
         found = finding_entities([s for s, _ in skills], desc)
         if found:
             raise ParseError(f"{ENTITY_PREFIX} ({', '.join(found[:5])}); describe the weakness as general skills")

@@ -69,3 +69,17 @@ def test_a_finding_that_names_an_entity_is_refused_naming_it(skills, desc):
 
 def test_skill_phrases_are_normalised():
     assert clean_skill('  "Recursion   in Python."  ') == "recursion in python"
+
+
+def test_a_description_copied_from_the_worked_example_is_sent_back():
+    task = DiagnoseTask()
+    shop = OracleItem("Write a survey question about online shopping.", "How often do you shop online?", "Shopping.")
+    copied = {"description": "The student does not list the three primary colors of paint.", "deficient": True,
+              "severity": 2, "missing_skills": ["survey design", "question writing"]}
+    with pytest.raises(ParseError, match="worked example"):
+        task.parse_output(json.dumps(copied), shop)
+    # the same words are fine when the item itself is about them
+    time = OracleItem("How many minutes are in 2 hours?", "120 minutes.", "200")
+    own = {"description": "The answer converts the hours into minutes wrongly.", "deficient": True, "severity": 3,
+           "missing_skills": ["unit conversion", "time arithmetic"]}
+    assert task.parse_output(json.dumps(own), time).deficient
