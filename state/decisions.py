@@ -114,11 +114,14 @@ def counts_by_node(store: Store) -> dict[str, int]:
         return {str(k): int(v) for k, v in conn.execute(sa.select(d.c.node, sa.func.count()).group_by(d.c.node))}
 
 
-def evidence_of(store: Store, node: Node, action: Action) -> list[dict[str, Any]]:
+def evidence_of(store: Store, node: Node, action: Action, subject: str | None = None) -> list[dict[str, Any]]:
+    """Evidence of a node's decisions of one action, oldest first (``subject``: only those about it)."""
     d = Decision.__table__
+    q = sa.select(d.c.evidence).where(d.c.node == node.value, d.c.action == action.value)
+    if subject is not None:
+        q = q.where(d.c.subject == subject)
     with store.engine.connect() as conn:
-        return [json.loads(e) for e in conn.execute(sa.select(d.c.evidence).where(
-            d.c.node == node.value, d.c.action == action.value).order_by(d.c.id)).scalars()]
+        return [json.loads(e) for e in conn.execute(q.order_by(d.c.id)).scalars()]
 
 
 def count(store: Store, node: Node, action: Action, subject_prefix: str = "") -> int:

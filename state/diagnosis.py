@@ -143,20 +143,6 @@ def deficient_findings(store: Store, round_: int) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def round_figures(store: Store, round_: int) -> dict[str, Any]:
-    """A diagnosed round's figures from the stored rows (a resumed round reports what it did before the kill)."""
-    f = Finding.__table__
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(f.c.status, f.c.reject_reason, f.c.deficient, f.c.adapter)
-                            .where(f.c.round == round_)).all()
-    rejected: dict[str, int] = {}
-    for status, reason, _, _ in rows:
-        if status == "rejected":
-            rejected[reason] = rejected.get(reason, 0) + 1
-    return {"items": len(rows), "deficient": sum(st == "ok" and bool(d) for st, _, d, _ in rows),
-            "rejected": rejected, "adapter": ",".join(sorted({a for *_, a in rows})), "resumed": True}
-
-
 def finding_figures(store: Store) -> dict[str, Any]:
     f, it = Finding.__table__, DiagnosisItem.__table__
     with store.engine.connect() as conn:

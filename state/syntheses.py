@@ -63,19 +63,6 @@ def outcomes(store: Store) -> list[dict]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def round_figures(store: Store, round_: int) -> dict:
-    """A synthesized round's figures from the stored rows (what a resumed round reports)."""
-    s = Synthesis.__table__
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.c.skill_id, s.c.status, s.c.reason).where(s.c.round == round_)).all()
-    counts: dict[str, int] = {}
-    for _, status, reason in rows:
-        key = "staged" if status == "staged" else reason
-        counts[key] = counts.get(key, 0) + 1
-    return {"skills": len({k for k, _, _ in rows}), "asked": len(rows), "staged": counts.get("staged", 0),
-            "counts": counts, "resumed": True}
-
-
 def figures(store: Store) -> dict:
     """Syntheses by status and rejection reason, and what became of the staged ones."""
     s, c = Synthesis.__table__, Candidate.__table__

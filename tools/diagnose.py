@@ -127,8 +127,9 @@ def diagnose_round(store: Store, assets, space, cfg: IloopConfig, round_: int, l
     drawn = hold_out_round(store, cfg, round_, Node.ORACLE_DIAGNOSER, limit)
     items = diagnosis.items(store, round_, undiagnosed=True)
     summary: dict[str, Any] = {"drawn": drawn, "items": len(items), "deficient": 0, "rejected": {}}
-    if not items:  # nothing drawn, or a resumed round that had diagnosed its sample: report what is stored
-        return {**summary, **diagnosis.round_figures(store, round_)} if diagnosis.items(store, round_) else summary
+    if not items:  # nothing drawn, or a resumed round that had diagnosed its sample: its stored summary
+        stored = decisions.evidence_of(store, Node.ORACLE_DIAGNOSER, Action.DIAGNOSE, f"round:{round_}")
+        return {**stored[-1], "resumed": True} if stored else summary
     base = scorer_from_config(cfg, assets)
     adapter, why = ensure_diagnosis_mft(store, cfg, base, round_)
     timings["finetune_s"] = round(time.perf_counter() - t0, 1)

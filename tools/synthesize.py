@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from settings import IloopConfig
-from state import diagnosis, steering, syntheses
+from state import decisions, diagnosis, steering, syntheses
 from state.candidates import NewCandidate
 from state.conversations import load
 from state.db import Store
@@ -71,8 +71,9 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
 def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limit: int | None = None
                      ) -> dict[str, Any]:
     """Write, check, answer and stage the round's targeted items; returns the figures."""
-    if round_ in syntheses.done_rounds(store):  # a resumed round: report what it stored before the kill
-        return syntheses.round_figures(store, round_)
+    if round_ in syntheses.done_rounds(store):  # a resumed round: the summary it stored with its rows
+        stored = decisions.evidence_of(store, Node.TARGETED_SYNTHESIZER, Action.SYNTHESIZE, f"round:{round_}")
+        return {**stored[-1], "resumed": True}
     s = cfg.synthesis_settings()
     if limit is not None:
         s = s.model_copy(update={"max_per_round": limit})

@@ -193,6 +193,12 @@ def test_two_rounds_diagnose_synthesize_and_fill_the_ledger(llm_res, tmp_path):
     again = diagnose_round(res.store, res.assets, res.text_space("tags"), res.config, 2)
     assert again["resumed"] and again["items"] == 3 and again["deficient"] == 3
     assert synthesize_round(res.store, res.embedder, res.config, 2)["staged"] == 2
+    # and the nodes themselves, resumed after the kill, give the round's metrics again
+    from agents import oracle_diagnoser, targeted_synthesizer
+    resumed = oracle_diagnoser.node({"db_round": 2}, run_config(res, "diag"))["diagnosis"]["metrics"]
+    assert resumed["diagnosis_items"] == 3 and resumed["diagnosis_answer_tokens_per_s"] > 0
+    assert targeted_synthesizer.node({"db_round": 2}, run_config(res, "diag"))["synthesis"]["metrics"][
+        "synthesis_staged"] == 2
 
 
 def test_max_rounds_stops_the_loop(llm_res, tmp_path):
