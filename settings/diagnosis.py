@@ -55,7 +55,7 @@ class SynthesisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     per_skill: float = Field(2.0, gt=0, description="Base items per deficient skill, multiplied by the skill's "
                              "frequency this round, its mean severity / 2 and the steering weight of its tag and "
-                             "domain (coverage analyst and console), rounded, at least 1.")
+                             "domain (coverage analyst and console), rounded, at least 1 (none at weight 0).")
     max_per_skill: int = Field(4, ge=1, description="Most items asked for one skill in one round.")
     max_per_round: int = Field(24, ge=0, description="Most items the synthesizer asks for in a round (the skills "
                                "with the largest weight first); 0 = none.")

@@ -3,8 +3,9 @@ the missing skills mapped to canonical tags, every step a decision.
 
 Order each round: (1) the round's diagnosis sample: the seed selector drew it before evolution (tools/diagnosis_set.py);
 a stage command with none draws it here; (2) M_FT for diagnosis: the scoring model LoRA-tuned on the
-DATASET (a domain-balanced subset of the seeds plus every admitted evolved and synthesized item), re-trained only
-when new generated items arrived or the subset grew past ``diagnosis.refresh_growth``; (3) M_FT answers
+DATASET (a domain-balanced subset of the seeds plus every admitted evolved and synthesized item), re-trained when
+it trained on an item now held out, ``diagnosis.refresh_new_items`` new generated items arrived, or the subset grew
+past ``diagnosis.refresh_growth``; (3) M_FT answers
 (tools/mft_answer.py); (4) the oracle compares each answer with the reference (tools/oracle.py); (5) skills map to
 canonical tags or become candidate tags (tools/skill_map.py).
 """

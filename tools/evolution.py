@@ -134,6 +134,14 @@ def _flag(obj: dict, key: str) -> bool:
     raise ParseError(f'"{key}" must be true or false, got {value!r}')
 
 
+def parse_verdict(text: str, third_key: str, third: tuple[str, str] = ("unchanged", "not evolved")) -> Verdict:
+    """The judge's JSON reply: is_instruction, answerable and the task's own ``third_key`` flag, with a reason."""
+    obj = parse_json_object(text)
+    reason = obj.get("reason", "")
+    return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, third_key),
+                   reason.strip()[:300] if isinstance(reason, str) else "", third)
+
+
 class JudgeTask(LLMTask[tuple[str, str], Verdict]):
     """(original, rewritten) -> a Verdict: is it an instruction, answerable, really evolved."""
 
@@ -143,10 +151,7 @@ class JudgeTask(LLMTask[tuple[str, str], Verdict]):
         return render_messages(self.template, original=item[0], rewritten=item[1])
 
     def parse_output(self, text: str, item: tuple[str, str]) -> Verdict:
-        obj = parse_json_object(text)
-        reason = obj.get("reason", "")
-        return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "evolved"),
-                       reason.strip()[:300] if isinstance(reason, str) else "")
+        return parse_verdict(text, "evolved")
 
 
 # ---- dialogue -----------------------------------------------------------------------------------------------------

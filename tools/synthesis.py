@@ -2,7 +2,7 @@
 
 How many items a skill gets: ``synthesis.per_skill`` x (findings naming it this round) x (their mean severity / 2)
 x (steering weight of its tag x that of its domain: the coverage analyst's and the console's priorities), rounded,
-at least 1, at most ``synthesis.max_per_skill``; skills with the largest weight first until
+at least 1 (none when a steering weight is 0), at most ``synthesis.max_per_skill``; skills with the largest weight first until
 ``synthesis.max_per_round`` is spent.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tools.evolution import _LABEL, Verdict, _flag
+from tools.evolution import _LABEL, Verdict, parse_verdict
 from tools.llm_parse import ParseError, parse_json_object
 from tools.llm_task import LLMTask, Messages
 from tools.prompts import render_messages
@@ -104,11 +104,7 @@ class JudgeSynthesisTask(LLMTask[tuple[str, str], Verdict]):
         return render_messages(self.template, skill=item[0], instruction=item[1])
 
     def parse_output(self, text: str, item: tuple[str, str]) -> Verdict:
-        obj = parse_json_object(text)
-        reason = obj.get("reason", "")
-        return Verdict(_flag(obj, "is_instruction"), _flag(obj, "answerable"), _flag(obj, "exercises_skill"),
-                       reason.strip()[:300] if isinstance(reason, str) else "",
-                       ("off_skill", "does not exercise the skill"))
+        return parse_verdict(text, "exercises_skill", ("off_skill", "does not exercise the skill"))
 
 
 def group_examples(plans: list[SkillPlan], texts: dict[int, str], langs: dict[int, str], chars: int, n: int) -> None:
