@@ -35,7 +35,7 @@ class Finding(SQLModel, table=True):
     answer: str = Field(sa_column=Column(Text, nullable=False))
     answer_tokens: int = 0
     truncated: bool = False  # M_FT's answer hit diagnosis.answer_max_tokens
-    status: str = Field(default="ok", max_length=16)  # ok | rejected (reject_reason: named_entity, reply_cut, parse_error)
+    status: str = Field(default="ok", max_length=16)  # ok | rejected (reject_reason: named_entity, copied_example, reply_cut, parse_error)
     reject_reason: str = Field(default="", max_length=32)
     deficient: bool = False
     severity: int = 0  # 0 none, 1 minor, 2 clear, 3 severe

@@ -29,7 +29,7 @@ from tools.finetune import NO_DOMAIN, finetune, latest_adapter, needs_refresh
 from tools.llm import LLM
 from tools.loss_scorer import scorer_from_config
 from tools.mft_answer import MFTAnswerer, query_of
-from tools.oracle import ENTITY_PREFIX, DiagnoseTask, OracleItem
+from tools.oracle import COPY_PREFIX, ENTITY_PREFIX, DiagnoseTask, OracleItem
 from tools.skill_map import map_skills
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def _finding(item, adapter: str, answer, result) -> NewFinding:
                 truncated=answer.truncated)
     if not result.ok:
         reason = ("named_entity" if ENTITY_PREFIX in result.error else
+                  "copied_example" if COPY_PREFIX in result.error else
                   "reply_cut" if "cut off" in result.error else "parse_error")
         return NewFinding(**base, status="rejected", reject_reason=reason,
                           detail={"error": result.error[:400], "reply": result.text[:800]})

@@ -2,7 +2,8 @@
 
 A finding is deficient or not, 2-5 short skill phrases (more are cut to the first five), a one-line description and a severity 0-3. Its text must
 name no named entity (tools/named_entities.py): such a reply is sent back once with the entities it named, then
-rejected with reason ``named_entity`` and counted, as a reply of the wrong shape is (``parse_error``).
+rejected with reason ``named_entity`` and counted, as a reply of the wrong shape is (``parse_error``) and one
+whose description repeats a worked example's subject matter (``copied_example``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tools.named_entities import finding_entities
 from tools.prompts import render_messages
 
 ENTITY_PREFIX = "named entities are not allowed"
+COPY_PREFIX = "the description repeats the worked example"
 
 
 @dataclass
@@ -49,10 +51,15 @@ def clean_skill(phrase: str) -> str:
     return re.sub(r"\s+", " ", phrase.strip().strip("\"'“”.,;:").strip()).lower()
 
 
-# words any description may use; the rest of a worked example is its subject matter
+# words any description may use (function words and the vocabulary of judging an answer: "does not explain the
+# steps", "gets the wrong result"); the rest of a worked example is its subject matter
 _STOP = frozenset("""a an the of to and or is are was be as in on at for with by it its this that these not no does do
-did into from about so because you has have gives give given provides provide provided student students answer answers reference question correct correctly
-wrong instead same names name than but also only which what how one two any all more most very""".split())
+did into from about so because you has have gives give given provides provide provided student students answer answers
+reference question questions correct correctly wrong wrongly instead same names name than but also only which what how
+one two any all more most very explain explains explained explanation step steps list lists listed describe
+describes calculate calculates calculation result results get gets got fails fail missing misses miss uses use used
+shows show write writes written asked asks ask task request required requires each every incorrect incorrectly
+complete completely incomplete fully treats treat""".split())
 
 
 def _words(text: str) -> list[str]:
@@ -78,7 +85,8 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
         self._example_spans = set().union(*(_spans(t) for t in texts)) if texts else set()
 
     def copies_example(self, description: str, item: OracleItem) -> bool:
-        """The description repeats two content words of a worked example in a row, not both words of this item."""
+        """The description repeats two subject words of a worked example in a row ("three colours", "hours
+        minutes"), not both words of this item; the vocabulary of judging an answer (``_STOP``) never counts."""
         own = set(_words(f"{item.question} {item.reference} {item.answer}"))
         return any(not set(span) <= own for span in _spans(description) & self._example_spans)
 
@@ -115,7 +123,7 @@ class DiagnoseTask(LLMTask[OracleItem, FindingReply]):
         if deficient and sev == 0:
             sev = 1  # a deficiency with no severity is at least minor
         if self.copies_example(desc, item):
-            raise ParseError("the description repeats the worked example; describe THIS student's answer")
+            raise ParseError(f"{COPY_PREFIX}; describe THIS student's answer")
         found = finding_entities([s for s, _ in skills], desc)
         if found:
             raise ParseError(f"{ENTITY_PREFIX} ({', '.join(found[:5])}); describe the weakness as general skills")

@@ -83,3 +83,12 @@ def test_a_description_copied_from_the_worked_example_is_sent_back():
     own = {"description": "The answer converts the hours into minutes wrongly.", "deficient": True, "severity": 3,
            "missing_skills": ["unit conversion", "time arithmetic"]}
     assert task.parse_output(json.dumps(own), time).deficient
+
+
+@pytest.mark.parametrize("desc", ["The student does not explain the steps.", "The answer gets the wrong result.",
+                                  "The student lists only one example and misses two steps."])
+def test_the_vocabulary_of_judging_an_answer_is_not_a_copy_of_the_example(desc):
+    shop = OracleItem("Write a survey question about online shopping.", "How often do you shop online?", "Shopping.")
+    reply = {"description": desc, "deficient": True, "severity": 2, "missing_skills": ["survey design", "clarity"]}
+    assert DiagnoseTask().parse_output(json.dumps(reply), shop).description == desc
+
