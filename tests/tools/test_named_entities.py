@@ -20,6 +20,10 @@ LABELLED = Path(__file__).resolve().parents[2] / "bench" / "findings_labelled.js
     "The student’s answer ignores the JSON format and it’s wrong.",  # curly apostrophes are no quotes
     "APA citation style; Venn diagrams; HTML/CSS layout; Big O notation; IUPAC nomenclature",
     'The student answers "Yes" without reasoning.',
+    # brands and places that are everyday words, in lower case or opening a sentence
+    "notion of limits; slack variables; apple pie baking; zoom levels; test oracle design",
+    "guinea pig care; chile pepper cultivation; fine china care; india ink drawing; brussels sprouts",
+    "Apple trees need pruning. The answer does not explain how to ford a river.",
 ])
 def test_skill_language_passes(text):
     assert named_entities(text) == []
@@ -37,6 +41,9 @@ def test_skill_language_passes(text):
     ("knowledge of paris", "paris"),  # lower case: countries, states and cities of a million
     ("microsoft excel formulas", "microsoft"),  # a common brand in any case
     ("The answer misstates the population of Texas.", "Texas"),
+    ("The student misreads the Oracle database syntax.", "Oracle"),  # an everyday-word brand, capitalised
+    ("new jersey tax rules", "new jersey"),
+    ("knowledge of tesla vehicles", "tesla"),  # a brand that is no everyday word: any case
 ])
 def test_entities_are_found_and_named(text, entity):
     assert any(entity in hit for hit in named_entities(text))
@@ -46,6 +53,9 @@ def test_a_skill_phrase_opening_with_a_name_counts_when_its_siblings_start_in_lo
     from tools.named_entities import finding_entities
     assert finding_entities(["Shakespeare plays", "literary analysis"], "") == ["Shakespeare"]
     assert finding_entities(["Translating idioms", "grammar"], "") == []  # an ordinary word's ending
+    assert finding_entities(["Problem solving", "Time management", "budgeting"], "") == []  # everyday words
+    assert finding_entities(["Napoleon's campaigns", "military history"], "") == ["Napoleon"]  # also a name
+    assert finding_entities(["Notion workspaces", "note taking"], "") == ["Notion"]  # a brand opening the phrase
     assert finding_entities(["Shakespeare Plays", "Literary Analysis"], "") == []  # title case: no signal (a gap)
 
 
