@@ -45,7 +45,7 @@ def diagnose(limit: Optional[int] = typer.Option(None, help="Diagnosis items to 
 
 
 def synthesize(limit: Optional[int] = typer.Option(None, help="Most items to ask for now (default "
-                                                   "synthesis.max_per_round)."),
+                                                   "synthesis.max_per_round; 0 serves the round with none)."),
                as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
     """Write targeted items for the skills of the newest diagnosis round not yet served, check them, then the
     leakage guard admits them and the tagger tags them (the graph's targeted_synthesizer -> synthesis_guard ->

@@ -85,10 +85,13 @@ class IloopConfig(BaseModel):
         return self.evolution.for_model(self.embedding.model)
 
     def synthesis_settings(self) -> SynthesisSettings:
-        """The synthesis settings with max_similarity resolved (evolution's preset for embedding.model)."""
-        if self.synthesis.max_similarity is not None:
-            return self.synthesis
-        return self.synthesis.model_copy(update={"max_similarity": self.evolution_settings().max_similarity})
+        """The synthesis settings with max_similarity (evolution's preset for embedding.model) and
+        answer_max_tokens (evolution's) resolved."""
+        s = self.synthesis
+        return s.model_copy(update={
+            "max_similarity": s.max_similarity if s.max_similarity is not None
+            else self.evolution_settings().max_similarity,
+            "answer_max_tokens": s.answer_max_tokens or self.evolution.answer_max_tokens})
 
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:

@@ -68,5 +68,9 @@ class SynthesisSettings(BaseModel):
     copy_span_tokens: int = Field(10, ge=4, description="A synthesized instruction that shares this many consecutive "
                                   "tokens (words; a Chinese character is a token) with any diagnosis item is a "
                                   "near-copy and rejected.")
+    answer_max_tokens: int | None = Field(None, ge=16, description="Token cap of one assistant answer in a "
+                                          "synthesized dialogue (a first answer cut there rejects the item as "
+                                          "answer_cut); the synthesizer is asked for tasks whose complete answer "
+                                          "fits in about 0.6 words a token of it. None = evolution.answer_max_tokens.")
     judge: bool = Field(True, description="Ask the judge role whether a synthesized instruction is a real, "
                         "answerable task that exercises the skill; off = rule checks only.")

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from state import candidates, decisions
 from state.candidates import NewCandidate
 from state.db import Store, check_statuses
-from state.models import Candidate, utcnow
+from state.decisions import Action, Node
+from state.models import Candidate, Decision, utcnow
 from state.models_diagnosis import Synthesis
 
 STATUSES = ("staged", "rejected")
@@ -30,27 +31,34 @@ class NewSynthesis:
 def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCandidate | None],
         decided: list | None = None) -> None:
     """Store the round's syntheses, for those with a candidate in ``staged`` (same order) the candidate, and the
-    decision rows that explain them, in one transaction: a crash leaves all or none."""
+    decision rows that explain them, in one transaction: a crash leaves all or none. The round's summary decision
+    (subject ``round:N``) is among ``decided`` also when nothing was written: it marks the round done."""
     check_statuses("synthesis", (r.status for r in rows), STATUSES)
     if len(staged) != len(rows):
         raise ValueError(f"{len(staged)} candidates for {len(rows)} syntheses")
-    if not rows:
+    if not rows and not decided:
         return
     now = utcnow()
     with store.engine.begin() as conn:
         new = [c for c in staged if c is not None]
-        ids = iter(candidates.stage(store, new, conn))
-        conn.execute(sa.insert(Synthesis.__table__), [dict(
+        ids = iter(candidates.stage(store, new, conn) if new else [])
+        if rows:
+            conn.execute(sa.insert(Synthesis.__table__), [dict(
             round=round_, skill_id=r.skill_id, finding_ids=json.dumps(r.finding_ids), instruction=r.instruction,
-            status=r.status, reason=r.reason[:32], detail=r.detail,
-            candidate_id=next(ids) if c is not None else None, created_at=now) for r, c in zip(rows, staged)])
+                status=r.status, reason=r.reason[:32], detail=r.detail,
+                candidate_id=next(ids) if c is not None else None, created_at=now) for r, c in zip(rows, staged)])
         decisions.record(store, decided or [], conn)
 
 
 def done_rounds(store: Store) -> set[int]:
-    """Rounds the synthesizer already wrote for (a resumed round does not ask again)."""
+    """Rounds the synthesizer is done with: those with its summary decision, written with the round's rows (also
+    when a round had nothing to write: no deficient skill, every weight 0, a limit of 0), so a resumed round does
+    not ask again and ``iloop synthesize`` moves on."""
+    d = Decision.__table__
+    q = (sa.select(d.c.subject).where(d.c.node == Node.TARGETED_SYNTHESIZER.value,
+                                      d.c.action == Action.SYNTHESIZE.value, d.c.subject.like("round:%")))
     with store.engine.connect() as conn:
-        return set(conn.execute(sa.select(Synthesis.__table__.c.round).distinct()).scalars())
+        return {int(s.split(":", 1)[1]) for s in conn.execute(q).scalars()}
 
 
 def outcomes(store: Store) -> list[dict]:

@@ -72,9 +72,16 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
 
     name, template = "synthesize", "synthesize.j2"
 
+    def __init__(self, role: str = "synthesizer", answer_max_tokens: int = 1024, max_tokens: int | None = None) -> None:
+        super().__init__(role, max_tokens)
+        # the dialogue's first answer is cut at answer_max_tokens and a cut answer rejects the item: ask for tasks
+        # whose whole answer fits (about 0.6 English words a token, rounded down to tens)
+        self.answer_words = max(30, int(answer_max_tokens * 0.6) // 10 * 10)
+
     def format_input(self, item: SkillPlan) -> Messages:
         return render_messages(self.template, skill=item.name, domain=item.domain or "general", n=item.n,
-                               examples=item.examples or ["(none)"], language=LANGUAGE.get(item.lang, "English"))
+                               examples=item.examples or ["(none)"], language=LANGUAGE.get(item.lang, "English"),
+                               answer_words=self.answer_words)
 
     def parse_output(self, text: str, item: SkillPlan) -> list[str]:
         obj = parse_json_object(text)

@@ -47,10 +47,12 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
     """(reason, detail, max cosine to a diagnosis item) per instruction: the evolver's rule checks with the nearest
     diagnosis item in the seed's place, so 'unchanged' there means a near-copy here; and a span of
     ``synthesis.copy_span_tokens`` tokens copied verbatim from any diagnosis item is a near-copy too (an example
-    sentence pasted into a new task carries the held-out item into the training data)."""
+    sentence pasted into a new task carries the held-out item into the training data), and so is a whole shorter
+    diagnosis item of 4 tokens or more ("List the primary colours of paint.")."""
     s = cfg.evolution_settings().model_copy(update={"max_similarity": cfg.synthesis_settings().max_similarity})
     n = cfg.synthesis.copy_span_tokens
     spans = set().union(*(ngrams(tokens(t), n) for t in diag_texts if len(tokens(t)) >= n)) if diag_texts else set()
+    short = {tuple(tokens(t)) for t in diag_texts if 4 <= len(tokens(t)) < n}
     vecs = embedder.encode(texts)
     sims = vecs @ diag_vecs.T if len(diag_texts) else np.zeros((len(texts), 0))
     out = []
@@ -64,8 +66,25 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
         elif not reason and len(tokens(text)) >= n and ngrams(tokens(text), n) & spans:
             copied = " ".join(next(iter(ngrams(tokens(text), n) & spans)))
             reason, detail = "near_copy", f"copies {n} tokens of a diagnosis item verbatim: {copied[:80]!r}"
+        elif not reason and (whole := _contains(tokens(text), short)):
+            reason, detail = "near_copy", f"contains a whole diagnosis item verbatim: {' '.join(whole)[:80]!r}"
         out.append((reason, detail, round(sim, 4)))
     return out
+
+
+def _contains(words: list[str], items: set[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The first of ``items`` (token sequences) that occurs contiguously in ``words``."""
+    for item in sorted(items):
+        k = len(item)
+        if any(tuple(words[i:i + k]) == item for i in range(len(words) - k + 1)):
+            return item
+    return None
+
+
+def summary_decision(round_: int, summary: dict[str, Any], skills: int) -> DecisionRow:
+    """The round's summary decision: its figures, and the mark that the round is done (syntheses.done_rounds)."""
+    return DecisionRow(round_, Node.TARGETED_SYNTHESIZER, f"round:{round_}", Action.SYNTHESIZE,
+                       f"{summary['staged']} of {summary['asked']} targeted items staged for {skills} skills", summary)
 
 
 def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limit: int | None = None
@@ -79,8 +98,10 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
         s = s.model_copy(update={"max_per_round": limit})
     w = steering.weights(store)
     plans = plan_skills(diagnosis.deficient_findings(store, round_), w["tag"], w["domain"], s)
-    if not plans:
-        return {"skills": 0, "asked": 0, "staged": 0, "counts": {}}
+    if not plans:  # nothing to ask (no deficient skill, every weight 0, a limit of 0): the round is still done
+        summary = {"skills": 0, "asked": 0, "staged": 0, "counts": {}, "plan": []}
+        syntheses.add(store, round_, [], [], [summary_decision(round_, summary, 0)])
+        return summary
     convs = load(store, sorted({i for p in plans for i in p.example_ids}))
     group_examples(plans, {i: instruction_text(c.messages) for i, c in convs.items()},
                    {i: c.lang for i, c in convs.items()}, s.example_chars, s.examples)
@@ -101,7 +122,7 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
                                                                  "instruction": text[:800]}))
 
     with embedded_servers(cfg, roles):
-        written = llm.run(SynthesizeTask("synthesizer"), plans)
+        written = llm.run(SynthesizeTask("synthesizer", s.answer_max_tokens), plans)
         passed: list[tuple[SkillPlan, str, float]] = []
         for p, r in zip(plans, written):
             if not r.ok:
@@ -126,7 +147,7 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
         rngs = [random.Random(f"{cfg.seed}:synth:{round_}:{p.skill_id}:{k}") for k, (p, *_) in enumerate(valid)]
         dialogues = build_dialogues(llm, cfg.evolution.dialogue_role, [t for _, t, _, _ in valid],
                                     [choose_rounds(r, cfg.evolution.turn_weights) for r in rngs],
-                                    [p.lang for p, *_ in valid], cfg.evolution.answer_max_tokens)
+                                    [p.lang for p, *_ in valid], s.answer_max_tokens)
     llm.close()
     for (p, text, sim, why), d in zip(valid, dialogues):
         if d.rejected:
@@ -143,9 +164,7 @@ def synthesize_round(store: Store, embedder, cfg: IloopConfig, round_: int, limi
                                    {**evidence, "instruction": text[:800]}))
     summary = {"skills": len(plans), "asked": sum(p.n for p in plans), "staged": counts["staged"],
                "counts": dict(counts), "plan": [{"skill": p.name, "n": p.n, "weight": p.weight} for p in plans]}
-    decided.append(DecisionRow(round_, Node.TARGETED_SYNTHESIZER, f"round:{round_}", Action.SYNTHESIZE,
-                               f"{counts['staged']} of {summary['asked']} targeted items staged for "
-                               f"{len(plans)} skills", summary))
+    decided.append(summary_decision(round_, summary, len(plans)))
     syntheses.add(store, round_, rows, staged, decided)  # one transaction: candidates, syntheses, decisions
     logger.info("synthesize: %s", {k: v for k, v in summary.items() if k != "plan"})
     return summary

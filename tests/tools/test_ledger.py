@@ -7,6 +7,7 @@ from state.diagnosis import HeldOut, NewFinding, NewSkill
 from state.syntheses import NewSynthesis
 from tools.formats import content_hash
 from tools.ledger import build_ledger
+from tools.synthesize import summary_decision, synthesize_round
 
 
 def _items(store, round_, n, start):
@@ -41,7 +42,8 @@ def test_a_skill_diagnosed_fixed_and_measured_again(store):
     msgs = [{"role": "user", "content": "convert units"}, {"role": "assistant", "content": "ok"}]
     syntheses.add(store, 1, [NewSynthesis(sid, fids, "convert units", "staged"),
                              NewSynthesis(sid, fids, "too short", "rejected", "too_short")],
-                  [NewCandidate(1, "synthesized", None, "targeted", msgs, content_hash(msgs), "en"), None])
+                  [NewCandidate(1, "synthesized", None, "targeted", msgs, content_hash(msgs), "en"), None],
+                  [summary_decision(1, {"staged": 1, "asked": 2}, 1)])
     staged = candidates.pending(store)
     candidates.set_status(store, {staged[0].id: ("admitted", None)})
     _round(store, 2, "B", [True, False, False, False], 10)
@@ -62,3 +64,13 @@ def test_without_a_new_m_ft_there_is_no_after(store):
     skill = build_ledger(store)["skills"][0]
     assert skill["rate_before"] == 0.5 and skill["rate_after"] is None and skill["change"] is None
     assert skill["rates"] == {1: 0.5, 2: 0.0}
+
+
+def test_a_round_with_nothing_to_synthesize_is_done_and_asks_nothing(store, config):
+    items = _items(store, 1, 2, 0)  # every answer fine: no deficient skill
+    diagnosis.add_findings(store, 1, [NewFinding(it.id, "A", "ans", 3, False, "ok") for it in items], [[], []])
+    # no embedder and no LLM: a round with no plan must not reach for either
+    assert synthesize_round(store, None, config, 1)["asked"] == 0
+    assert syntheses.done_rounds(store) == {1}
+    assert synthesize_round(store, None, config, 1)["resumed"]
+

@@ -49,6 +49,9 @@ def test_synthesis_prompt_names_skill_domain_count_examples_and_language():
     text = user[0]["content"] + user[-1]["content"]
     assert "Skill: unit conversion" in text and "Domain: mathematics" in text and "Write 2 new" in text
     assert "How many minutes are [...]" in text and "simplified Chinese" in text and plan.lang == "zh"
+    assert "fits in about 610 words" in text  # the default 1024-token answer cap, at 0.6 words a token
+    short = SynthesizeTask("synthesizer", answer_max_tokens=512).format_input(plan)[0]["content"]
+    assert "fits in about 300 words" in short
 
 
 def test_synthesized_instructions_parse_strictly():
@@ -93,3 +96,22 @@ def test_near_copies_of_diagnosis_items_are_rejected_by_cosine_and_by_a_verbatim
     assert got[0][0] == "near_copy" and "cosine" in got[0][1]
     assert got[1][0] == "near_copy" and "verbatim" in got[1][1]
     assert got[2][0] == ""
+
+
+def test_a_whole_short_diagnosis_item_pasted_into_a_new_task_is_a_near_copy(config):
+    import numpy as np
+
+    from tools.synthesize import check_rules
+
+    class Embedder:  # far from every diagnosis item: only the verbatim check can catch it
+        def encode(self, texts):
+            return np.array([[0.0, 1.0] for _ in texts])
+
+    diag = ["List the three primary colours.", "Hi there"]  # 5 tokens (under the 10-token span) and 2 tokens
+    plan = SkillPlan(1, "colour theory", "art", None, [], [], [], n=2)
+    got = check_rules(config, Embedder(), plan, [
+        "Answer this, then explain colour mixing for a painter: list the three primary colours.",
+        "Say hi there to a new colleague in a short, friendly email that explains your role."],
+        diag, np.array([[1.0, 0.0], [1.0, 0.0]]))
+    assert got[0][0] == "near_copy" and "whole diagnosis item" in got[0][1]
+    assert got[1][0] == ""  # a 2-token item is too short to identify anything
