@@ -88,7 +88,8 @@ def ledger(as_json: bool = typer.Option(False, "--json", help="Machine-readable.
     deficiency rate on a fresh sample before and after the next M_FT."""
     from tools.ledger import build_ledger
 
-    data = build_ledger(resources().store)
+    res = resources()
+    data = build_ledger(res.store, res.config.home)
     if as_json:
         _dump(data)
         return

@@ -4,18 +4,23 @@
 A skill's deficiency rate in a round is the share of that round's usable findings (one per diagnosis item, a fresh
 held-out sample every round) that name it. "Before" is the rate in the round it was first diagnosed; "after" is
 the rate in the first later round whose sample was answered by a different M_FT; ``items_before_after`` says how
-many items made for the skill were admitted before that round (M_FT for diagnosis trains on every admitted
-generated item, so those are in its data; 0 means the change is not the synthesizer's doing). With no such round
+many items made for the skill that M_FT trained on: those in the training list of the adapter(s) that answered the
+"after" round, read from their cards under ``home`` (with ``diagnosis.refresh_new_items`` above 1 an item admitted
+earlier may not be in it yet); without the cards, the items admitted before that round (an upper bound). 0 means
+the change is not the synthesizer's doing. With no such round
 yet, "after" is None: not measured, not zero. Samples are small (``diagnosis.sample_size`` a round), so a rate is a
 share of a handful of findings: read it with the round's sample size beside it.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from state import ledger as rows_of, syntheses
 from state.db import Store
+from tools.finetune import adapters_dir
 
 
 def _items(outcomes: list[dict]) -> dict[int, dict[str, Any]]:
@@ -33,7 +38,21 @@ def _items(outcomes: list[dict]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def build_ledger(store: Store) -> dict[str, Any]:
+def trained_ids(home: Path | None, fingerprints: set[str]) -> set[int] | None:
+    """Every conversation the given M_FT adapters trained on, from their cards; None when a card is missing."""
+    if home is None:
+        return None
+    ids: set[int] = set()
+    for fp in fingerprints:
+        card = adapters_dir(home) / f"mft-{fp}" / "iloop-adapter.json"
+        if not card.exists():
+            return None
+        ids.update(json.loads(card.read_text()).get("train_ids", []))
+    return ids
+
+
+def build_ledger(store: Store, home: Path | None = None) -> dict[str, Any]:
+    """The ledger from the store; ``home`` (the iloop home with the adapters) makes ``items_before_after`` exact."""
     samples = rows_of.round_samples(store)
     rounds = sorted(samples)
     named: Counter = Counter()
@@ -51,9 +70,11 @@ def build_ledger(store: Store) -> dict[str, Any]:
                             and samples[r]["adapters"] - samples.get(first, {}).get("adapters", set())), None)
         before, after = rates.get(first), rates.get(after_round) if after_round is not None else None
         it = items[sid]
-        # items made for the skill that the "after" M_FT could have trained on (admitted in an earlier round)
+        # items made for the skill that the "after" M_FT trained on (else: admitted in an earlier round)
+        train = trained_ids(home, samples[after_round]["adapters"]) if after_round is not None else None
         trained = sum(1 for o in outcomes if o["skill_id"] == sid and o["candidate_status"] == "admitted"
-                      and after_round is not None and o["round"] < after_round)
+                      and after_round is not None and (o["conversation_id"] in train if train is not None
+                                                        else o["round"] < after_round))
         skills.append({
             "skill": sk["name"], "key": sk["key"], "status": sk["status"], "tag": sk["tag"], "domain": sk["domain"],
             "similarity": round(sk["similarity"], 4), "first_round": first,

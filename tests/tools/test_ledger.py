@@ -74,3 +74,19 @@ def test_a_round_with_nothing_to_synthesize_is_done_and_asks_nothing(store, conf
     assert syntheses.done_rounds(store) == {1}
     assert synthesize_round(store, None, config, 1)["resumed"]
 
+
+def test_items_before_after_counts_only_what_the_after_m_ft_trained_on(store, tmp_path):
+    import json
+    sid, fids = _round(store, 1, "A", [True, False], 0)
+    msgs = [[{"role": "user", "content": f"convert units {k}"}, {"role": "assistant", "content": "ok"}] for k in (1, 2)]
+    syntheses.add(store, 1, [NewSynthesis(sid, fids, "convert units", "staged")] * 2,
+                  [NewCandidate(1, "synthesized", None, "targeted", m, content_hash(m), "en") for m in msgs],
+                  [summary_decision(1, {"staged": 2, "asked": 2}, 1)])
+    staged = candidates.pending(store)
+    candidates.set_status(store, {c.id: ("admitted", 900 + k) for k, c in enumerate(staged)})
+    _round(store, 2, "B", [False, False], 10)
+    card = tmp_path / "h" / "adapters" / "mft-B" / "iloop-adapter.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"fingerprint": "B", "train_ids": [1, 2, 900]}))  # the second item came too late
+    assert build_ledger(store, tmp_path / "h")["skills"][0]["items_before_after"] == 1
+    assert build_ledger(store)["skills"][0]["items_before_after"] == 2  # without the cards: admitted before round 2
