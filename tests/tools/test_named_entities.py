@@ -24,6 +24,8 @@ LABELLED = Path(__file__).resolve().parents[2] / "bench" / "findings_labelled.js
     "notion of limits; slack variables; apple pie baking; zoom levels; test oracle design",
     "guinea pig care; chile pepper cultivation; fine china care; india ink drawing; brussels sprouts",
     "Apple trees need pruning. The answer does not explain how to ford a river.",
+    "Linear Programming With Slack Variables",  # title case: a capital says nothing
+    "The student draws with India ink and cooks Brussels sprouts.",  # fixed phrases, capitalised
 ])
 def test_skill_language_passes(text):
     assert named_entities(text) == []
@@ -44,6 +46,8 @@ def test_skill_language_passes(text):
     ("The student misreads the Oracle database syntax.", "Oracle"),  # an everyday-word brand, capitalised
     ("new jersey tax rules", "new jersey"),
     ("knowledge of tesla vehicles", "tesla"),  # a brand that is no everyday word: any case
+    ("twitter sentiment analysis", "twitter"),
+    ("knowledge of canada", "canada"),  # lower case, and not on the short everyday list
 ])
 def test_entities_are_found_and_named(text, entity):
     assert any(entity in hit for hit in named_entities(text))
