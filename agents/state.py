@@ -44,7 +44,7 @@ class IloopState(IloopInput, total=False):
     reason), the operation weights used, and the metrics measure writes."""
     diagnosis: dict[str, Any]
     """The oracle diagnoser's figures: items answered, deficient findings, rejections by reason (named_entity,
-    parse_error), skills mapped and candidate tags, the M_FT that answered, its tokens/s, seconds per step, and the
+    copied_example, reply_cut, parse_error), skills mapped and candidate tags, the M_FT that answered, its tokens/s, seconds per step, and the
     metrics measure writes."""
     synthesis: dict[str, Any]
     """The targeted synthesizer's figures: skills served, items asked for and staged, counts per rejection reason,

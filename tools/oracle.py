@@ -63,7 +63,10 @@ complete completely incomplete fully treats treat""".split())
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[\u4e00-\u9fff]|[a-z0-9]+", text.lower()) if w not in _STOP]
+    """Content words, British -our spelt -or ("colours" = "colors": the demo's oracle copied the example in US
+    spelling)."""
+    return [re.sub(r"our(s?)$", r"or\1", w) if len(w) > 5 else w
+            for w in re.findall(r"[\u4e00-\u9fff]|[a-z0-9]+", text.lower()) if w not in _STOP]
 
 
 def _spans(text: str, n: int = 2) -> set[tuple[str, ...]]:

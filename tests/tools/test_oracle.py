@@ -78,6 +78,9 @@ def test_a_description_copied_from_the_worked_example_is_sent_back():
               "severity": 2, "missing_skills": ["survey design", "question writing"]}
     with pytest.raises(ParseError, match="worked example"):
         task.parse_output(json.dumps(copied), shop)
+    us = {**copied, "description": "The student writes primary colors of paint."}  # the demo's copy, US spelling
+    with pytest.raises(ParseError, match="worked example"):
+        task.parse_output(json.dumps(us), shop)
     # the same words are fine when the item itself is about them
     time = OracleItem("How many minutes are in 2 hours?", "120 minutes.", "200")
     own = {"description": "The answer converts the hours into minutes wrongly.", "deficient": True, "severity": 3,
@@ -86,7 +89,8 @@ def test_a_description_copied_from_the_worked_example_is_sent_back():
 
 
 @pytest.mark.parametrize("desc", ["The student does not explain the steps.", "The answer gets the wrong result.",
-                                  "The student lists only one example and misses two steps."])
+                                  "The student lists only one example and misses two steps.",
+                                  "The student does not list three reasons."])
 def test_the_vocabulary_of_judging_an_answer_is_not_a_copy_of_the_example(desc):
     shop = OracleItem("Write a survey question about online shopping.", "How often do you shop online?", "Shopping.")
     reply = {"description": desc, "deficient": True, "severity": 2, "missing_skills": ["survey design", "clarity"]}
