@@ -59,7 +59,7 @@ class SynthesisSettings(BaseModel):
                              "domain (coverage analyst and console), rounded, at least 1 (none at weight 0).")
     max_per_skill: int = Field(4, ge=1, description="Most items asked for one skill in one round.")
     max_per_round: int = Field(24, ge=0, description="Most items the synthesizer asks for in a round (the skills "
-                               "with the largest weight first); 0 = none.")
+                               "with the largest weight first); 0 = none, and the round counts as served.")
     examples: int = Field(2, ge=0, le=2, description="Diagnosis items shown as style examples (1 or 2; 0 = none).")
     example_chars: int = Field(600, ge=50, description="Characters of each style example shown.")
     max_similarity: float | None = Field(None, gt=0, le=1, description="Cosine to any diagnosis item at or above "

@@ -51,14 +51,15 @@ def add(store: Store, round_: int, rows: list[NewSynthesis], staged: list[NewCan
 
 
 def done_rounds(store: Store) -> set[int]:
-    """Rounds the synthesizer is done with: those with its summary decision, written with the round's rows (also
-    when a round had nothing to write: no deficient skill, every weight 0, a limit of 0), so a resumed round does
-    not ask again and ``iloop synthesize`` moves on."""
+    """Rounds the synthesizer is done with, so a resumed round does not ask again and ``iloop synthesize`` moves
+    on: those with its summary decision (written with the round's rows, also when a round had nothing to write:
+    no deficient skill, every weight 0, a limit of 0) or with rows."""
     d = Decision.__table__
     q = (sa.select(d.c.subject).where(d.c.node == Node.TARGETED_SYNTHESIZER.value,
                                       d.c.action == Action.SYNTHESIZE.value, d.c.subject.like("round:%")))
     with store.engine.connect() as conn:
-        return {int(s.split(":", 1)[1]) for s in conn.execute(q).scalars()}
+        marked = {int(s.split(":", 1)[1]) for s in conn.execute(q).scalars()}
+        return marked | set(conn.execute(sa.select(Synthesis.__table__.c.round).distinct()).scalars())
 
 
 def outcomes(store: Store) -> list[dict]:

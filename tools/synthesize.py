@@ -3,13 +3,15 @@ the evolver's rules, a near-copy check against every diagnosis item and the judg
 dialogues and staged as candidates (origin ``synthesized``) for the leakage guard, which also rejects near-copies
 of benchmark prompts. Every instruction is a synthesis row linked to the skill and the findings that asked for it.
 
-A round is synthesized once (its rows are written in one transaction); a resumed round that already wrote them
-asks nothing, and one that had not asks the same prompts again, which the LLM cache answers.
+A round is synthesized once: its rows and its summary decision are written in one transaction, the summary also
+when there was nothing to ask, and the summary marks the round done (state.syntheses.done_rounds); a resumed round
+that wrote it asks nothing, and one that had not asks the same prompts again, which the LLM cache answers.
 """
 from __future__ import annotations
 
 import logging
 import random
+import re
 from collections import Counter
 from typing import Any
 
@@ -32,6 +34,7 @@ from tools.llm import LLM
 from tools.synthesis import JudgeSynthesisTask, SkillPlan, SynthesizeTask, group_examples, plan_skills
 
 logger = logging.getLogger(__name__)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _diagnosis_space(store: Store, embedder) -> tuple[list[str], np.ndarray]:
@@ -48,11 +51,12 @@ def check_rules(cfg: IloopConfig, embedder, plan: SkillPlan, texts: list[str], d
     diagnosis item in the seed's place, so 'unchanged' there means a near-copy here; and a span of
     ``synthesis.copy_span_tokens`` tokens copied verbatim from any diagnosis item is a near-copy too (an example
     sentence pasted into a new task carries the held-out item into the training data), and so is a whole shorter
-    diagnosis item of 4 tokens or more ("List the primary colours of paint.")."""
+    diagnosis item in English of 6 words or more ("List the three primary colours of paint."; shorter ones, "Tell me
+    a joke.", and Chinese ones under the span are common phrases, not a held-out item)."""
     s = cfg.evolution_settings().model_copy(update={"max_similarity": cfg.synthesis_settings().max_similarity})
     n = cfg.synthesis.copy_span_tokens
     spans = set().union(*(ngrams(tokens(t), n) for t in diag_texts if len(tokens(t)) >= n)) if diag_texts else set()
-    short = {tuple(tokens(t)) for t in diag_texts if 4 <= len(tokens(t)) < n}
+    short = {tuple(w) for w in map(tokens, diag_texts) if 6 <= len(w) < n and not any(_CJK.match(x) for x in w)}
     vecs = embedder.encode(texts)
     sims = vecs @ diag_vecs.T if len(diag_texts) else np.zeros((len(texts), 0))
     out = []

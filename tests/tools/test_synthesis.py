@@ -107,11 +107,11 @@ def test_a_whole_short_diagnosis_item_pasted_into_a_new_task_is_a_near_copy(conf
         def encode(self, texts):
             return np.array([[0.0, 1.0] for _ in texts])
 
-    diag = ["List the three primary colours.", "Hi there"]  # 5 tokens (under the 10-token span) and 2 tokens
+    diag = ["List the three primary colours of paint.", "Tell me a joke."]  # 7 words (under the 10-word span), 4
     plan = SkillPlan(1, "colour theory", "art", None, [], [], [], n=2)
     got = check_rules(config, Embedder(), plan, [
-        "Answer this, then explain colour mixing for a painter: list the three primary colours.",
-        "Say hi there to a new colleague in a short, friendly email that explains your role."],
+        "Answer this, then explain colour mixing for a painter: list the three primary colours of paint.",
+        "Tell me a joke. Then explain, in a short paragraph, why the joke works for an adult audience."],
         diag, np.array([[1.0, 0.0], [1.0, 0.0]]))
     assert got[0][0] == "near_copy" and "whole diagnosis item" in got[0][1]
-    assert got[1][0] == ""  # a 2-token item is too short to identify anything
+    assert got[1][0] == ""  # a 4-word item is a common phrase, not a held-out item
