@@ -36,7 +36,7 @@ def outcomes(pairs: list[dict], tags: list[str], sims: np.ndarray, t: float) -> 
     for p, row in zip(pairs, sims):
         k = int(np.argmax(row))
         nearest, mapped = tags[k], bool(row[k] >= t)
-        accepted = ({p["tag"]} if p["tag"] else set()) | set(p.get("also", []))
+        accepted = ({p["tag"]} if p["tag"] else set()) | set(p["also"])
         if mapped and nearest not in accepted:
             out["wrong_map"].append(f"{p['skill']} -> {nearest} ({row[k]:.3f})")
         elif not mapped and p["tag"]:

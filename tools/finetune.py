@@ -54,6 +54,12 @@ def adapters_dir(home: Path) -> Path:
     return Path(home) / "adapters"
 
 
+def adapter_card(home: Path, fingerprint: str) -> dict | None:
+    """The card of the adapter with this fingerprint (what it trained on: ``train_ids``), None when absent."""
+    card = adapters_dir(home) / f"mft-{fingerprint}" / "iloop-adapter.json"
+    return json.loads(card.read_text()) if card.exists() else None
+
+
 def latest_adapter(home: Path, pointer_name: str = "latest") -> Adapter | None:
     """The adapter a pointer file names: ``latest`` is the selector's M_FT, ``diagnosis`` the diagnoser's."""
     pointer = adapters_dir(home) / pointer_name
@@ -146,7 +152,7 @@ def finetune(store, scorer: LossScorer, domain_of: dict[int, str], settings, hom
     hashes = [convs[i][0] for i in ids]
     knobs = settings.model_dump(exclude={"refresh_growth"}) | {"seed": seed}
     fp = _fingerprint(scorer.name, hashes, knobs)
-    path = adapters_dir(home) / f"mft-{fp}"
+    path = adapters_dir(home) / f"mft-{fp}"  # adapter_card reads this layout
     card_path = path / "iloop-adapter.json"
     if not card_path.exists():
         logger.info(f"fine-tuning {scorer.name} (LoRA r{settings.lora_r}) on {len(ids)} conversations from "

@@ -13,14 +13,13 @@ share of a handful of findings: read it with the round's sample size beside it.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from state import ledger as rows_of, syntheses
 from state.db import Store
-from tools.finetune import adapters_dir
+from tools.finetune import adapter_card
 
 
 def _items(outcomes: list[dict]) -> dict[int, dict[str, Any]]:
@@ -43,11 +42,11 @@ def trained_ids(home: Path | None, fingerprints: set[str]) -> set[int] | None:
     if home is None:
         return None
     ids: set[int] = set()
-    for fp in fingerprints:
-        card = adapters_dir(home) / f"mft-{fp}" / "iloop-adapter.json"
-        if not card.exists():
+    for fp in sorted(fingerprints):
+        card = adapter_card(home, fp)
+        if card is None:
             return None
-        ids.update(json.loads(card.read_text()).get("train_ids", []))
+        ids.update(card.get("train_ids", []))
     return ids
 
 
@@ -62,6 +61,7 @@ def build_ledger(store: Store, home: Path | None = None) -> dict[str, Any]:
         severity[skill_id].append(sev)
     outcomes = syntheses.outcomes(store)
     items = _items(outcomes)
+    trained_in = {r: trained_ids(home, samples[r]["adapters"]) for r in rounds}  # each round's cards read once
     skills = []
     for sk in rows_of.skills(store):
         sid, first = sk["id"], sk["first_round"]
@@ -71,7 +71,7 @@ def build_ledger(store: Store, home: Path | None = None) -> dict[str, Any]:
         before, after = rates.get(first), rates.get(after_round) if after_round is not None else None
         it = items[sid]
         # items made for the skill that the "after" M_FT trained on (else: admitted in an earlier round)
-        train = trained_ids(home, samples[after_round]["adapters"]) if after_round is not None else None
+        train = trained_in[after_round] if after_round is not None else None
         trained = sum(1 for o in outcomes if o["skill_id"] == sid and o["candidate_status"] == "admitted"
                       and after_round is not None and (o["conversation_id"] in train if train is not None
                                                         else o["round"] < after_round))

@@ -174,8 +174,10 @@ def test_two_rounds_diagnose_synthesize_and_fill_the_ledger(llm_res, tmp_path):
     # two synthesized dialogues a round, linked to their skill and findings, tagged in the round that made them
     assert len(synth) == 4 and {(o, op) for o, op, _, _ in synth} == {("synthesized", "targeted")}
     assert all(json.loads(f) for _, _, f, _ in synth) and tagged_synth == 4
-    ledger = build_ledger(res.store)
+    ledger = build_ledger(res.store, res.config.home)
     assert [r["findings"] for r in ledger["rounds"]] == [3, 3] and len(adapters) == 2
+    # round 1's two admitted items are in round 2's M_FT (its card's train_ids), credited to their skills
+    assert sum(s["items_before_after"] for s in ledger["skills"] if s["first_round"] == 1) == 2
     # round 2's M_FT is not round 1's: it trained on the synthesized items, so round 2 is the "after"
     assert ledger["rounds"][0]["adapters"] != ledger["rounds"][1]["adapters"]
     top = ledger["skills"][0]
