@@ -1,10 +1,7 @@
-"""Shared by the CLI tests: a real home initialised by `iloop init`, and the runner."""
+"""The CLI tests' ``home``: a real home initialised by `iloop init` (helpers in tests/cli/helpers.py)."""
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
-
-runner = CliRunner()
+from tests.cli.helpers import iloop
 
 
 @pytest.fixture
@@ -13,14 +10,5 @@ def home(tmp_path, assets, monkeypatch):
     monkeypatch.setenv("ILOOP_SCORING__MODEL", "smollm2-135m")  # the tiny real scorer; 0.5B is for real runs
     monkeypatch.setenv("ILOOP_FINETUNE__STEPS", "4")
     h = tmp_path / "home"
-    assert runner.invoke(app, ["--home", str(h), "init"]).exit_code == 0
+    assert iloop(h, "init").exit_code == 0
     return h
-
-
-def flat(text: str) -> str:
-    """The console's text with its line wrapping undone (rich wraps at 80 columns under the test runner)."""
-    return " ".join(text.split())
-
-
-def iloop(home, *args):
-    return runner.invoke(app, ["--home", str(home), *args])

@@ -1,10 +1,10 @@
-"""The `iloop` commands, run in-process with typer's runner against a real home (tests/cli/conftest.py)."""
+"""The `iloop` commands, run in-process with typer's runner against a real home (tests/cli/conftest.py, helpers.py)."""
 import json
 import re
 
 from cli.main import app
 from settings import ConfigError, describe_fields, load_config
-from tests.cli.conftest import flat, iloop, runner
+from tests.cli.helpers import flat, iloop, runner
 from tests.conftest import chat, write_jsonl
 
 

@@ -2,7 +2,7 @@
 server and the real tiny scorer as M_FT."""
 import json
 
-from tests.cli.conftest import flat, iloop
+from tests.cli.helpers import flat, iloop
 from tests.conftest import chat, write_jsonl
 
 
