@@ -41,12 +41,12 @@ demo: install
 	# The 1.5B generates at ~9 tok/s and reads prompts at ~20 tok/s on the current 2-core machine, so the demo
 	# evolves 4 seeds with 512-token answers, and the pool's leakage check compares the first two user turns
 	# (README "Timings" has the measured steps). Diagnosis: 6 held-out items answered by M_FT in at most 256 tokens,
-	# and at most 4 targeted items a round, answered in up to 768 tokens (proofs and worked solutions ran past 512
-	# in the last demo, which rejects the item). 32 conversations are tagged (35 s each on the 1.5B), half the default.
+	# and at most 4 targeted items a round, answered in up to 1024 tokens, the default (matrix proofs ran past 512
+	# and an image-classifier task past 768 in earlier demos: a cut first answer rejects the item). 32 conversations are tagged (35 s each on the 1.5B), half the default.
 	$(BIN)/iloop --home $(HOME_DIR) --set tagging.max_per_round=32 --set finetune.per_domain=4 --set finetune.max_tokens=256 \
 		--set evolution.max_per_round=4 --set evolution.answer_max_tokens=512 --set leakage.max_turns=2 \
 		--set diagnosis.sample_size=6 --set diagnosis.answer_max_tokens=256 --set synthesis.max_per_round=4 \
-		--set synthesis.answer_max_tokens=768 \
+		--set synthesis.answer_max_tokens=1024 \
 		run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 

@@ -88,6 +88,8 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
         raw = obj.get("instructions")
         if isinstance(raw, str):
             raw = [raw]
+        if isinstance(raw, list):
+            raw = [_from_record(x) for x in raw]
         if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
             raise ParseError('"instructions" must be a list of instruction strings')
         out, seen = [], set()
@@ -100,6 +102,19 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
         if not out:
             raise ParseError('"instructions" holds no usable instruction')
         return out[:item.n]
+
+
+def _from_record(x):
+    """An Alpaca-style record where a string was asked for (the demo's 1.5B wrote {"task", "input", "output"}):
+    its instruction and its input, never its output (the dialogue role answers). Anything else stays as it is
+    and fails the shape check."""
+    if not isinstance(x, dict):
+        return x
+    head = next((x[k] for k in ("instruction", "task", "prompt", "question") if isinstance(x.get(k), str)), None)
+    extra = x.get("input", "")
+    if head is None or not isinstance(extra, str):
+        return x
+    return f"{head.strip()}\n\n{extra.strip()}" if extra.strip() else head
 
 
 class JudgeSynthesisTask(LLMTask[tuple[str, str], Verdict]):

@@ -60,7 +60,12 @@ def test_synthesized_instructions_parse_strictly():
     got = task.parse_output(json.dumps({"instructions": ["Instruction: Do A with care.", "do a with care", "Do B.",
                                                          "Do C."]}), plan)
     assert got == ["Do A with care.", "Do B."]  # label stripped, repeat dropped, cut to n
-    for bad in ("no json", json.dumps({"instructions": []}), json.dumps({"instructions": [3]})):
+    # an Alpaca-style record where a string was asked for: instruction and input kept, the output never
+    rec = {"instructions": [{"task": "Sort the list.", "input": "3, 1, 2", "output": "1, 2, 3"},
+                            {"instruction": "Name a prime."}]}
+    assert task.parse_output(json.dumps(rec), plan) == ["Sort the list.\n\n3, 1, 2", "Name a prime."]
+    for bad in ("no json", json.dumps({"instructions": []}), json.dumps({"instructions": [3]}),
+                json.dumps({"instructions": [{"output": "an answer"}]})):
         with pytest.raises(ParseError):
             task.parse_output(bad, plan)
 
