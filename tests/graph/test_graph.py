@@ -5,6 +5,7 @@ tests/agents/test_tagger_real.py); the graph, SQL, Chroma and embeddings are all
 """
 import json
 import re
+import zlib
 
 import pytest
 import sqlalchemy as sa
@@ -45,7 +46,8 @@ def fake_llm(body, task):
         skill = re.search(r"^Skill: (.+)$", user, re.M).group(1)
         n = int(re.search(r"Write (\d+) new", user).group(1))
         examples = re.findall(r"<<<\n(.*?)\n>>>", user, re.S)  # new examples each round, new items
-        return json.dumps({"instructions": [f"Teach {skill} with a fresh exercise in the style of '{examples[0]}', "
+        tag = zlib.crc32(examples[0].encode())  # naming the example, not pasting it (a pasted item is a near-copy)
+        return json.dumps({"instructions": [f"Teach {skill} with a fresh exercise like example {tag}, "
                                             f"variant {k}, and check each step carefully." for k in range(n)]})
     if task == "judge_synthesis":
         return json.dumps({"is_instruction": True, "answerable": True, "exercises_skill": True, "reason": "fits"})
