@@ -1,4 +1,5 @@
-"""measure: writes the round's metrics, closes the round and decides whether the loop goes on (``stop_reason``)."""
+"""measure: measures the dataset against a random reference on the fixed map (tools/measure_dataset.py), writes the
+round's metrics, closes the round and decides whether the loop goes on (``stop_reason``, with a decision row)."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -7,8 +8,12 @@ from langchain_core.runnables import RunnableConfig
 
 from agents.resources import resources
 from agents.state import IloopState
-from state import metrics as metric_repo, rounds
+from state import decisions, metrics as metric_repo, rounds
+from state.decisions import Action, Node
+from state.llm_calls import tokens_of_round
 from state.stats import collect
+from tools.dataset_figures import COVERAGE_FIGURES, DEPTH_FIGURES, growth
+from tools.measure_dataset import measure_with_models
 from tools.powerlaw import fit_metrics
 
 
@@ -37,9 +42,47 @@ def graph_metrics(taxonomy: dict[str, Any]) -> dict[str, float]:
             **fit_metrics(taxonomy.get("power_law"))}
 
 
+def dataset_history(metrics: dict[str, float]) -> dict[str, float]:
+    """The round's figures the stop rule reads: the dataset's and the reference's coverage and depth."""
+    out = {}
+    for scope in ("dataset", "reference"):
+        for name in COVERAGE_FIGURES + DEPTH_FIGURES:
+            if f"{scope}_{name}" in metrics:
+                out[f"{scope}_{name}"] = metrics[f"{scope}_{name}"]
+    return out
+
+
+def figure_growth(now: dict[str, float], history: list[dict[str, float]]) -> dict[str, float]:
+    """Growth of the dataset's coverage and depth figures over the previous round; round 1 (no previous round in
+    this thread) is compared with the random reference of the same size measured now: the pool before the loop
+    chose anything, not zero."""
+    current = {n: now[f"dataset_{n}"] for n in COVERAGE_FIGURES + DEPTH_FIGURES if f"dataset_{n}" in now}
+    prev = history[-1] if history else {}
+    before = {n: prev[f"dataset_{n}"] for n in current if f"dataset_{n}" in prev} if prev else \
+        {n: now[f"reference_{n}"] for n in current if f"reference_{n}" in now}
+    return growth(current, before, COVERAGE_FIGURES + DEPTH_FIGURES)
+
+
+def stop_rule(rounds_done: int, growths: list[dict[str, float]], tokens: int, cfg) -> tuple[str, str]:
+    """('' to go on, else ``max_rounds`` | ``token_budget`` | ``plateau``) and the reason in words. ``growths``:
+    the figure growth of every round of this thread so far, the current one last. Plateau: in each of the last
+    ``patience`` rounds every figure grew by less than ``min_growth``."""
+    m = cfg.measure
+    if cfg.max_tokens and tokens >= cfg.max_tokens:
+        return "token_budget", f"{tokens} tokens spent >= max_tokens {cfg.max_tokens}"
+    last = growths[-m.patience:]
+    if len(last) == m.patience and all(g and max(g.values()) < m.min_growth for g in last):
+        figures = "; ".join(", ".join(f"{n} {v:+.4f}" for n, v in sorted(g.items())) for g in last)
+        return "plateau", f"every coverage and depth figure grew by less than {m.min_growth} in the last " \
+                          f"{m.patience} round(s): {figures}"
+    if rounds_done >= cfg.max_rounds:
+        return "max_rounds", f"{rounds_done} rounds run = max_rounds"
+    return "", ""
+
+
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
-    round_ = state.get("db_round", 0)
+    cfg, round_ = res.config, state.get("db_round", 0)
     vectors_total = res.vectors.count(res.conversations)
     metrics = round_metrics(collect(res.store), state.get("new_conversations", 0), state.get("embedded", 0),
                             vectors_total)
@@ -47,27 +90,25 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     metrics.update((state.get("seeds") or {}).get("metrics") or {})
     for part in ("evolution", "diagnosis", "synthesis"):
         metrics.update((state.get(part) or {}).get("metrics") or {})
+    metrics.update(measure_with_models(res.store, res.vectors, res.conversations, res.assets, cfg, round_))
+    tokens = tokens_of_round(res.store, round_)
+    metrics["tokens_round"] = tokens
+    history = state.get("history") or []
+    growths = figure_growth(metrics, history)
+    metrics.update({f"growth_{n}": v for n, v in growths.items()})
+    spent = (state.get("tokens") or 0) + tokens
+    reason, why = stop_rule(state.get("round", 0), [h.get("growth_figures") or {} for h in history] + [growths],
+                            spent, cfg)
     metric_repo.record_metrics(res.store, round_, metrics)
+    decisions.record_one(res.store, round_, Node.MEASURE, f"round:{round_}", Action.STOP if reason else
+                         Action.CONTINUE, why or "coverage or depth still grows", {
+                             "stop_reason": reason, "growth": growths, "tokens_spent": spent,
+                             "figures": dataset_history(metrics)})
     rounds.finish_round(res.store, round_, "done", {"metrics": metrics})
-    # Growth is the larger of dataset growth and coverage growth (new canonical tags): a round that only tags
-    # more of the pool still widens what the loop knows, so it is not a plateau.
-    prev_tags = (state.get("history") or [{}])[-1].get("tags_canonical", 0)
-    tag_growth = (metrics["tags_canonical"] - prev_tags) / max(1, prev_tags)
-    growth = max(metrics["growth"], tag_growth)
-    history = [{"round": round_, "growth": growth, "tag_growth": tag_growth,
-                "conversations_total": metrics["conversations_total"], "tags_canonical": metrics["tags_canonical"]}]
-    reason = stop_reason(state.get("round", 0), history[-1]["growth"], res.config.max_rounds,
-                         res.config.plateau_min_growth)
-    return {"metrics": metrics, "history": history, "stop_reason": reason}
-
-
-def stop_reason(rounds_done: int, growth: float, max_rounds: int, min_growth: float) -> str:
-    """'' to go on, else why the loop stops: ``max_rounds`` or ``plateau``."""
-    if rounds_done >= max_rounds:
-        return "max_rounds"
-    if growth < min_growth:
-        return "plateau"
-    return ""
+    entry = {"round": round_, "conversations_total": metrics["conversations_total"],
+             "tags_canonical": metrics["tags_canonical"], "tokens": tokens, "growth_figures": growths,
+             **dataset_history(metrics)}
+    return {"metrics": metrics, "history": [entry], "stop_reason": reason, "tokens": tokens}
 
 
 def route_after_measure(state: IloopState) -> Literal["begin_round", "finish"]:

@@ -56,9 +56,12 @@ class IloopState(IloopInput, total=False):
     """The measure node's metrics of the current round (also written to the metrics table)."""
     history: Annotated[list[dict[str, float]], operator.add]
     """Per-round key metrics, appended each round; measure reads the last round's growth from it."""
+    tokens: Annotated[int, operator.add]
+    """LLM tokens (prompt + completion, cache hits free) this thread has spent: measure adds each round's, and
+    stops the loop when ``max_tokens`` is reached."""
     stop_reason: str
-    """Set by measure each round: '' while the loop goes on, else why it ends (``max_rounds`` or ``plateau``);
-    the router after measure reads it."""
+    """Set by measure each round: '' while the loop goes on, else why it ends (``max_rounds``, ``token_budget`` or
+    ``plateau``); the router after measure reads it."""
 
 
 class IloopOutput(TypedDict, total=False):
@@ -70,5 +73,7 @@ class IloopOutput(TypedDict, total=False):
     """Metrics of the last round."""
     history: list[dict[str, float]]
     """Key metrics of every round."""
+    tokens: int
+    """LLM tokens this thread spent."""
     stop_reason: str
     """Why the loop ended."""

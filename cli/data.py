@@ -122,13 +122,15 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Stable JSON (docs/
 
 def export(fmt: str = typer.Option("openai", "--format", help="sharegpt | openai | alpaca"),
            out_path: Path = typer.Option(..., "--out", help="PATH.jsonl or PATH.parquet"),
-           origin: List[str] = typer.Option([], "--origin", help="pool | evolved | synthesized (repeatable).")
-           ) -> None:
-    """Write the dataset with tags, domain, origin, round and selection reasons as metadata."""
+           origin: List[str] = typer.Option([], "--origin", help="pool | evolved | synthesized (repeatable)."),
+           everything: bool = typer.Option(False, "--all", help="Every stored conversation, the unselected pool "
+                                           "included, not just the dataset.")) -> None:
+    """Write the dataset (seeds + accepted evolutions + synthesized items; --all: the whole store) with tags,
+    domain, origin, round, generation and selection reasons as metadata."""
     from tools.export import export as do_export
 
     try:
-        n = do_export(resources().store, fmt, out_path, origin or None)
+        n = do_export(resources().store, fmt, out_path, origin or None, everything=everything)
     except ValueError as exc:
         fail(str(exc), 2)
-    out.print(f"wrote {n} records to {out_path}")
+    out.print(f"wrote {n} records ({'the whole store' if everything else 'the dataset'}) to {out_path}")

@@ -33,13 +33,19 @@ def serve(roles: List[str] = typer.Option([], "--role", help="Roles whose models
 def run(resume: bool = typer.Option(False, help="Continue the last thread (or --thread) from its checkpoint."),
         thread: Optional[str] = typer.Option(None, help="Thread id (default: new, or the last one with --resume)."),
         pool: List[str] = typer.Option([], "--pool", help="Pools for this run (path or builtin:NAME)."),
-        max_rounds: Optional[int] = typer.Option(None, help="Override max_rounds for this run.")) -> None:
-    """Run the closed loop as a LangGraph state machine (checkpointed; --resume continues)."""
+        max_rounds: Optional[int] = typer.Option(None, help="Override max_rounds for this run."),
+        max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token budget of this run (prompt + "
+                                                 "completion, cache hits free): the loop stops at the end of the "
+                                                 "round that reaches it.")) -> None:
+    """Run the closed loop as a LangGraph state machine (checkpointed; --resume continues). It stops when every
+    coverage and depth figure has plateaued (measure.patience rounds), after max_rounds, or at the token budget."""
     from graph.builder import compile_with_checkpointer
     from state.rounds import last_thread_id
 
     if max_rounds is not None:
         options.overrides.append(f"max_rounds={max_rounds}")
+    if max_tokens is not None:
+        options.overrides.append(f"max_tokens={max_tokens}")
     res = resources()
     cfg = res.config
     if resume and not thread:
@@ -59,7 +65,7 @@ def run(resume: bool = typer.Option(False, help="Continue the last thread (or --
     final = graph.get_state(run_config).values
     from state.stats import collect
     out.print_json(json.dumps({"thread": thread, "rounds": final.get("round"), "stop_reason": final.get(
-        "stop_reason"), "metrics": final.get("metrics"), "stats": collect(res.store)["conversations"]}))
+        "stop_reason"), "tokens": final.get("tokens"), "metrics": final.get("metrics"), "stats": collect(res.store)["conversations"]}))
 
 
 def _brief(delta) -> str:
@@ -71,7 +77,10 @@ def _brief(delta) -> str:
             parts.append("; ".join(f"{d['source']}: kept {d['kept']}/{d['records']}" +
                                    (" (already ingested)" if d["skipped_file"] else "") for d in v))
         elif k == "metrics":
-            parts.append(f"conversations={v.get('conversations_total')} growth={v.get('growth'):.3f}")
+            parts.append(f"conversations={v.get('conversations_total')} dataset={v.get('dataset_size', 0):.0f} "
+                         f"entropy={v.get('dataset_entropy', 0):.3f} (random {v.get('reference_entropy', 0):.3f}) "
+                         f"depth={v.get('dataset_depth_mean', float('nan')):.3f} "
+                         f"(random {v.get('reference_depth_mean', float('nan')):.3f})")
         elif k != "history":
             parts.append(f"{k}={v}")
     return " ".join(parts)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from settings.diagnosis import DiagnosisSettings, SynthesisSettings
 from settings.evolution import EvolutionSettings, LeakageSettings
+from settings.measure import MeasureSettings
 from settings.sections import (EmbeddedServerSettings, EmbeddingSettings, IngestSettings, NormalizationThresholds,
                                RoleSettings, TaggingSettings, TaxonomySettings, default_roles, preset_for)
 from settings.seeds import FinetuneSettings, ScoringSettings, SelectionSettings
@@ -52,9 +53,12 @@ class IloopConfig(BaseModel):
     diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings, description="Oracle diagnoser: "
                                          "held-out split, M_FT's answers, findings.")
     synthesis: SynthesisSettings = Field(default_factory=SynthesisSettings, description="Targeted synthesizer.")
+    measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Per-round figures and the "
+                                     "plateau rule.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
-    plateau_min_growth: float = Field(0.01, ge=0, description="The loop stops when a round grows the dataset "
-                                      "by less than this fraction.")
+    max_tokens: int = Field(0, ge=0, description="Token budget of one `iloop run` (prompt + completion tokens of "
+                            "every LLM call it makes; cache hits are free): the loop stops at the end of the round "
+                            "that reaches it, with a decision; 0 = no budget.")
     seed: int = Field(0, description="Random seed for every sampling decision.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device for loss scoring.")
 

@@ -46,6 +46,9 @@ class EvolutionSettings(BaseModel):
                                    "the dialogue at the previous round (or rejects it in round 1).")
     max_attempts: int = Field(2, ge=1, description="Evolution attempts per seed (each a fresh random operation) "
                               "before the seed is marked exhausted.")
+    max_generation: int = Field(3, ge=1, description="Deepest generation an evolution may reach: an evolved item "
+                                "of generation k (1 = evolved from a pool conversation) is a seed candidate again "
+                                "only while k < max_generation (Evol-Instruct evolves in generations).")
 
     @field_validator("turn_weights")
     @classmethod

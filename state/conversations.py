@@ -154,11 +154,14 @@ def evolved_with_parents(store: Store, limit: int = 200) -> list[dict]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def rows_after(store: Store, after_id: int, limit: int, origins: list[str] | None = None) -> list[dict]:
-    """Whole rows in id order (export pages)."""
+def rows_after(store: Store, after_id: int, limit: int, origins: list[str] | None = None,
+               ids: list[int] | None = None) -> list[dict]:
+    """Whole rows in id order (export pages); ``ids``: only these (at most a page of them, for the IN list)."""
     c = Conversation.__table__
     q = sa.select(c).where(c.c.id > after_id).order_by(c.c.id).limit(limit)
     if origins:
         q = q.where(c.c.origin.in_(origins))
+    if ids is not None:
+        q = q.where(c.c.id.in_(ids))
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]

@@ -26,3 +26,41 @@ def dataset_ids(store: Store) -> list[int]:
     """Sorted conversation ids of the dataset."""
     seeds, generated = dataset_parts(store)
     return sorted(seeds + generated)
+
+
+def generated_lineage(store: Store) -> dict[int, tuple[int | None, int]]:
+    """Generated conversation id -> (parent conversation id, round created)."""
+    c = Conversation.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(c.c.id, c.c.parent_id, c.c.round_created).where(c.c.origin.in_(GENERATED)))
+        return {i: (p, r) for i, p, r in rows}
+
+
+def generations(store: Store) -> dict[int, int]:
+    """Generated conversation id -> its generation: 1 for an evolution of a pool conversation or a synthesized item,
+    k + 1 for an evolution of a generation-k item (Evol-Instruct's evolutions of evolutions)."""
+    lineage = generated_lineage(store)
+    out: dict[int, int] = {}
+    for start in lineage:
+        chain, i = [], start
+        while i in lineage and i not in out and i not in chain:  # `not in chain`: a cycle cannot loop forever
+            chain.append(i)
+            i = lineage[i][0]
+        base = out.get(i, 0)
+        for k, j in enumerate(reversed(chain), 1):
+            out[j] = base + k
+    return out
+
+
+def seed_rounds(store: Store) -> dict[int, int]:
+    """Seed conversation id -> the round it was selected in (held-out diagnosis items left out)."""
+    s = Seed.__table__
+    with store.engine.connect() as conn:
+        return dict(conn.execute(sa.select(s.c.conversation_id, s.c.round).where(s.c.status != "held_out")).all())
+
+
+def pool_ids(store: Store) -> list[int]:
+    """Sorted ids of the pool's conversations (origin pool), the population the random reference is drawn from."""
+    c = Conversation.__table__
+    with store.engine.connect() as conn:
+        return sorted(conn.execute(sa.select(c.c.id).where(c.c.origin == "pool")).scalars())

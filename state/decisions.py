@@ -30,6 +30,7 @@ class Node(str, Enum):
     EVOLVER = "evolver"
     ORACLE_DIAGNOSER = "oracle_diagnoser"
     TARGETED_SYNTHESIZER = "targeted_synthesizer"
+    MEASURE = "measure"
     FINISH = "finish"
 
 
@@ -55,6 +56,7 @@ class Action(str, Enum):
     EVOLVE = "evolve"
     REJECT_EVOLUTION = "reject_evolution"
     STOP = "stop"
+    CONTINUE = "continue"  # measure: coverage or depth still grows, another round runs
     INTERRUPT = "interrupt"  # a round left running by a killed process
     ADD_DOMAIN = "add_domain"  # a re-induced domain that matches no existing one
     MERGE_DOMAINS = "merge_domains"  # several existing domains fell into one re-induced domain

@@ -32,13 +32,24 @@ def _tags_and_domains(store: Store, ids: list[int]) -> tuple[dict[int, list[str]
     return tags, {cid: max(v, key=v.get) for cid, v in votes.items()}
 
 
-def export_pages(store: Store, origins: list[str] | None = None, page: int = 2000) -> Iterator[list[dict[str, Any]]]:
-    """Pages of conversation rows, each with ``tags``, ``domain`` and ``reasons`` ("node:action") added."""
-    last = 0
+def export_pages(store: Store, origins: list[str] | None = None, page: int = 2000, only: list[int] | None = None
+                 ) -> Iterator[list[dict[str, Any]]]:
+    """Pages of conversation rows, each with ``tags``, ``domain`` and ``reasons`` ("node:action") added; ``only``:
+    sorted ids to export (the dataset), else every row."""
+    last, k = 0, 0
+    page = min(page, 900) if only is not None else page  # SQLite's bound-parameter limit for the IN list
     while True:
-        rows = rows_after(store, last, page, origins)
+        if only is not None:
+            if k >= len(only):
+                return
+            chunk, k = only[k:k + page], k + page
+            rows = rows_after(store, 0, page, origins, chunk)
+        else:
+            rows = rows_after(store, last, page, origins)
         if not rows:
-            return
+            if only is None:
+                return
+            continue
         last = rows[-1]["id"]
         ids = [r["id"] for r in rows]
         tags, domains = _tags_and_domains(store, ids)

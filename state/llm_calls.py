@@ -49,3 +49,11 @@ def tokens_by_role(store: Store) -> dict[str, dict[str, int]]:
             for k in USAGE_FIELDS:
                 agg[k] += u[k]
     return {role: dict(v) for role, v in sorted(out.items())}
+
+
+def tokens_of_round(store: Store, round_: int) -> int:
+    """Prompt + completion tokens of every LLM call made in one round (cache hits cost none)."""
+    t = TokenUsage.__table__
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.c.prompt_tokens + t.c.completion_tokens), 0))
+                                .where(t.c.round == round_)).scalar())

@@ -50,3 +50,14 @@ def all_metrics(store: Store) -> list[dict[str, Any]]:
     m = Metric.__table__
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(m.c.round, m.c.name, m.c.value)).mappings()]
+
+
+def by_round(store: Store, prefixes: tuple[str, ...]) -> dict[int, dict[str, float]]:
+    """round -> {name: value} of the metrics whose names start with one of ``prefixes``, rounds in order."""
+    m = Metric.__table__
+    cond = sa.or_(*[m.c.name.startswith(p) for p in prefixes])
+    out: dict[int, dict[str, float]] = {}
+    with store.engine.connect() as conn:
+        for r, n, v in conn.execute(sa.select(m.c.round, m.c.name, m.c.value).where(cond).order_by(m.c.round, m.c.id)):
+            out.setdefault(r, {})[n] = v
+    return out

@@ -5,6 +5,7 @@ field changes meaning.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -52,6 +53,27 @@ def tag_figures(store: Store) -> dict[str, Any]:
             "canonical_by_lang": {lang: n for (lang, st), n in sorted(by.items()) if st == "canonical"}}
 
 
+MEASURED_SETS = ("dataset", "new_items", "seed_set", "reference", "pool")  # tools/measure_dataset.SETS
+
+
+def measure_figures(store: Store) -> dict[str, Any]:
+    """The measure step's per-round figures, by set, with the growth the stop rule read and the last decision."""
+    rows = metrics.by_round(store, tuple(f"{s}_" for s in MEASURED_SETS) + ("growth_", "generation_", "tokens_round"))
+    out = []
+    for r, vals in rows.items():
+        entry: dict[str, Any] = {"round": r}
+        for s in MEASURED_SETS:
+            entry[s] = {k[len(s) + 1:]: v for k, v in vals.items() if k.startswith(f"{s}_")}
+        entry["growth"] = {k[len("growth_"):]: v for k, v in vals.items() if k.startswith("growth_")}
+        entry["generation"] = {k[len("generation_"):]: v for k, v in vals.items() if k.startswith("generation_")}
+        entry["tokens"] = vals.get("tokens_round", 0.0)
+        out.append(entry)
+    last = decisions.recent(store, Node.MEASURE.value, limit=1)
+    if last:
+        last[0]["evidence"] = json.loads(last[0]["evidence"])
+    return {"rounds": out, "last_decision": last[0] if last else None}
+
+
 def collect(store: Store) -> dict[str, Any]:
     with store.engine.connect() as conn:
         # retired domains (a re-induction matched them to none) keep their rows for lineage but are not counted
@@ -76,6 +98,7 @@ def collect(store: Store) -> dict[str, Any]:
         "diagnosis": diagnosis.finding_figures(store),
         "synthesis": syntheses.figures(store),
         "leakage": leaks.figures(store),
+        "measure": measure_figures(store),
         "steering": {"priorities": steering.count(store)},
         "llm_tokens": llm_calls.tokens_by_role(store),
     }

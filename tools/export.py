@@ -1,6 +1,9 @@
 """Export the dataset as ShareGPT, OpenAI or Alpaca records (JSONL or Parquet) with provenance metadata.
 
-Every record carries ``meta``: id, source, origin, lang, round, parent id, operation, tags (canonical names),
+The dataset is what the loop built (state/dataset.py): its seeds, less diagnosis items, plus the accepted
+evolutions and admitted syntheses; ``everything`` exports the whole store instead, unselected pool included.
+Every record carries ``meta``: id, source, origin, lang, round, parent id, operation, generation (0 for a pool
+conversation, k for an evolution k steps from the pool), tags (canonical names),
 domain and selection reasons (the actions of decisions about it). Files load with
 ``datasets.load_dataset("json" | "parquet", data_files=...)``. Parquet uses an explicit schema so empty lists and
 missing values do not change column types between row groups.
@@ -11,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from state.dataset import dataset_ids, generations
 from state.db import Store
 from state.export_rows import export_pages
 
@@ -30,16 +34,19 @@ def to_format(messages: list[dict[str, str]], fmt: str) -> dict[str, Any]:
     return {"instruction": last[0], "input": "", "output": last[1], "system": system, "history": pairs}
 
 
-def iter_records(store: Store, fmt: str, origins: list[str] | None = None, page: int = 2000
-                 ) -> Iterator[dict[str, Any]]:
+def iter_records(store: Store, fmt: str, origins: list[str] | None = None, page: int = 2000,
+                 everything: bool = False) -> Iterator[dict[str, Any]]:
+    """The dataset's records (seeds, accepted evolutions, admitted syntheses), or with ``everything`` every stored
+    conversation, the unselected pool included."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    for rows in export_pages(store, origins, page):
+    gen = generations(store)
+    for rows in export_pages(store, origins, page, None if everything else dataset_ids(store)):
         for r in rows:
             rec = to_format(json.loads(r["messages"]), fmt)
             rec["meta"] = {"id": r["id"], "source": r["source"], "origin": r["origin"], "lang": r["lang"],
                            "round": r["round_created"], "parent_id": r["parent_id"], "operation": r["operation"],
-                           "tags": r["tags"], "domain": r["domain"], "selection_reasons": r["reasons"]}
+                           "generation": gen.get(r["id"], 0), "tags": r["tags"], "domain": r["domain"], "selection_reasons": r["reasons"]}
             yield rec
 
 
@@ -48,7 +55,7 @@ def _arrow_schema(fmt: str):
 
     meta = pa.struct([("id", pa.int64()), ("source", pa.string()), ("origin", pa.string()), ("lang", pa.string()),
                       ("round", pa.int64()), ("parent_id", pa.int64()), ("operation", pa.string()),
-                      ("tags", pa.list_(pa.string())), ("domain", pa.string()),
+                      ("generation", pa.int64()), ("tags", pa.list_(pa.string())), ("domain", pa.string()),
                       ("selection_reasons", pa.list_(pa.string()))])
     if fmt == "openai":
         fields = [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])))]
@@ -60,7 +67,8 @@ def _arrow_schema(fmt: str):
     return pa.schema(fields + [("meta", meta)])
 
 
-def export(store: Store, fmt: str, out: Path, origins: list[str] | None = None, batch: int = 2000) -> int:
+def export(store: Store, fmt: str, out: Path, origins: list[str] | None = None, batch: int = 2000,
+           everything: bool = False) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     n = 0
@@ -71,7 +79,7 @@ def export(store: Store, fmt: str, out: Path, origins: list[str] | None = None, 
         schema = _arrow_schema(fmt)
         with pq.ParquetWriter(tmp, schema) as writer:
             buf: list[dict] = []
-            for rec in iter_records(store, fmt, origins):
+            for rec in iter_records(store, fmt, origins, everything=everything):
                 buf.append(rec)
                 if len(buf) >= batch:
                     writer.write_table(pa.Table.from_pylist(buf, schema=schema))
@@ -81,7 +89,7 @@ def export(store: Store, fmt: str, out: Path, origins: list[str] | None = None, 
                 n += len(buf)
     elif out.suffix in (".jsonl", ".json"):
         with open(tmp, "w", encoding="utf-8") as fh:
-            for rec in iter_records(store, fmt, origins):
+            for rec in iter_records(store, fmt, origins, everything=everything):
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 n += 1
     else:

@@ -49,7 +49,9 @@ def _losses(store: Store, key: str | None, hashes: list[str], kind: str) -> np.n
     return np.array([found[h].loss if h in found and found[h].loss is not None else np.nan for h in hashes])
 
 
-def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key: str | None = None) -> SeedFrame:
+def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key: str | None = None,
+                exclude: set[int] = frozenset()) -> SeedFrame:
+    """The selector's arrays; ``exclude`` adds conversations that may not become seeds (beyond those that are)."""
     tags_of, info = skill_tags(store)
     ids = sorted(tags_of)
     freq = Counter(t for tags in tags_of.values() for t in tags)
@@ -70,7 +72,7 @@ def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key
     if resp is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ifd = np.where(resp > 0, base / resp, np.nan)
-    taken = seed_conversation_ids(store)
+    taken = seed_conversation_ids(store) | set(exclude)
     return SeedFrame(ids=np.array(ids, dtype=np.int64), base_loss=base, tag_ptr=ptr, tag_idx=idx,
                      tag_freq=np.array([freq[t] for t in tag_list], dtype=np.int64),
                      tag_names=[info[t][0] for t in tag_list],
@@ -98,9 +100,10 @@ def sample_vectors(vectors: VectorStore, collection: str, sample: int, seed: int
     return ids, (np.stack([found[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32))
 
 
-def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,
-               grid: int, sample: int, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """ILA cell of every row in the stored projection (fitted now, once, on a seeded sample, if none exists yet)."""
+def ensure_projection(vectors: VectorStore, collection: str, home: Path, model: str, sample: int, seed: int = 0
+                      ) -> Projection:
+    """The fixed 2D map of this home: the stored one, or one fitted now, once, on a seeded sample, and saved. Seed
+    selection (ILA) and the measure step read the same map, so their cells agree."""
     path = projection_path(home)
     if path.exists():
         proj = Projection.load(path)
@@ -108,18 +111,32 @@ def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, 
             raise ProjectionError(f"{path} was fitted on {proj.model} embeddings but embedding.model is {model}; "
                                   f"move the file away to fit a new plane (the cells of earlier rounds will not be "
                                   f"comparable)")
-    else:
-        got, vecs = sample_vectors(vectors, collection, sample, seed)
-        if len(got) < 3:
-            raise ProjectionError("fewer than 3 embedded instructions: run the embed node (iloop run) first")
-        proj = Projection.fit(vecs.astype(np.float32), model)
-        proj.save(path)
-        logger.info("fitted the 2D projection on %d instructions (saved to %s)", proj.fitted_on, path)
-    hashes = content_hashes(store, frame.ids.tolist())
-    vecs = vectors.get_vectors(collection, [hashes[int(i)] for i in frame.ids])
-    cells = np.full(len(frame.ids), -1, dtype=np.int64)
-    have = [k for k, i in enumerate(frame.ids) if hashes[int(i)] in vecs]
+        return proj
+    got, vecs = sample_vectors(vectors, collection, sample, seed)
+    if len(got) < 3:
+        raise ProjectionError("fewer than 3 embedded instructions: run the embed node (iloop run) first")
+    proj = Projection.fit(vecs.astype(np.float32), model)
+    proj.save(path)
+    logger.info("fitted the 2D projection on %d instructions (saved to %s)", proj.fitted_on, path)
+    return proj
+
+
+def cells_of(store: Store, vectors: VectorStore, collection: str, proj: Projection, ids: list[int], grid: int
+             ) -> np.ndarray:
+    """Grid cell of each conversation on the map; -1 where it has no stored vector."""
+    hashes = content_hashes(store, ids)
+    vecs = vectors.get_vectors(collection, list(hashes.values()))
+    cells = np.full(len(ids), -1, dtype=np.int64)
+    have = [k for k, i in enumerate(ids) if hashes.get(i) in vecs]
     if have:
-        xy = proj.transform(np.stack([vecs[hashes[int(frame.ids[k])]] for k in have]))
+        xy = proj.transform(np.stack([vecs[hashes[ids[k]]] for k in have]))
         cells[have] = proj.cells(xy, grid)
+    return cells
+
+
+def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,
+               grid: int, sample: int, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """ILA cell of every row on the stored map (fitted now if none exists yet)."""
+    proj = ensure_projection(vectors, collection, home, model, sample, seed)
+    cells = cells_of(store, vectors, collection, proj, [int(i) for i in frame.ids], grid)
     return cells, {"fitted_on": proj.fitted_on, "explained": proj.explained, "grid": grid}

@@ -16,6 +16,7 @@ import numpy as np
 from settings import ALL_CRITERIA, IloopConfig
 from state import decisions, seeds as seed_repo
 from state.conversations import all_ids, content_hashes
+from state.dataset import generations
 from state.db import Store
 from state.decisions import Action, DecisionRow, Node
 from state.diagnosis import held_out_ids
@@ -105,7 +106,9 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                  ft_key: str | None, resp_key: str | None, strategy: str | None = None, dry_run: bool = False) -> dict:
     s = cfg.selection
     strategy = strategy or s.strategy
-    f = build_frame(store, base_key, ft_key, resp_key)
+    # Evolutions of evolutions are candidates again, up to the deepest generation allowed
+    too_deep = {i for i, g in generations(store).items() if g >= cfg.evolution.max_generation}
+    f = build_frame(store, base_key, ft_key, resp_key, too_deep)
     steering = load_steering(store)
     cuts = resolve_cuts(f, s, cfg.taxonomy.paper_pool_size)
     chosen, near, drops = ({}, {}, {}) if strategy == "ila" else select_criteria(f, s, cuts, steering,
@@ -131,9 +134,11 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                 rows.append(DecisionRow(round_, Node.SEED_SELECTOR, f"conversation:{int(f.ids[k])}", Action.NEAR_MISS,
                                         f"{crit}: not chosen", {**_evidence(int(k), f, extra), "criterion": crit}))
     counts = {c: sum(c in v for v in picks.values()) for c in ALL_CRITERIA}
+    deep_only = len((too_deep - seed_repo.seed_conversation_ids(store)) & set(f.ids.tolist()))
     cells = f.cell[[k for k in picks]] if f.cell is not None and picks else np.array([], dtype=np.int64)
     summary = {"strategy": strategy, "candidates": len(f.ids), "scored": int((~np.isnan(f.base_loss)).sum()),
-               "already_seeds": int(f.exclude.sum()), "seeds_new": len(picks), "by_criterion": counts,
+               "already_seeds": int(f.exclude.sum()) - deep_only,
+               "too_deep": deep_only, "seeds_new": len(picks), "by_criterion": counts,
                "held_before": {c: f.held.get(c, 0) for c in ALL_CRITERIA}, "dropped": drops,
                "cuts": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(cuts).items()},
                "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj}

@@ -1,11 +1,40 @@
 """measure's stop rule and the router after it (pure: no store needed)."""
-from agents.measure import round_metrics, route_after_measure, stop_reason
+from agents.measure import figure_growth, round_metrics, route_after_measure, stop_rule
+from settings import IloopConfig
+
+FLAT = {"entropy": 0.001, "occupied_cells": 0.0, "tag_share": 0.004, "depth_mean": -0.02}
+GROWING = {**FLAT, "occupied_cells": 0.2}
 
 
-def test_stop_reason_max_rounds_then_plateau_then_go_on():
-    assert stop_reason(3, 0.5, max_rounds=3, min_growth=0.01) == "max_rounds"
-    assert stop_reason(1, 0.005, max_rounds=3, min_growth=0.01) == "plateau"
-    assert stop_reason(1, 0.02, max_rounds=3, min_growth=0.01) == ""
+def cfg(**kw):
+    measure = {"patience": kw.pop("patience", 2), "min_growth": kw.pop("min_growth", 0.01)}
+    return IloopConfig.model_validate({"max_rounds": 5, **kw, "measure": measure})
+
+
+def test_plateau_needs_every_figure_flat_for_patience_rounds():
+    assert stop_rule(2, [GROWING, FLAT], 0, cfg())[0] == ""  # one flat round of two
+    reason, why = stop_rule(3, [GROWING, FLAT, FLAT], 0, cfg())
+    assert reason == "plateau" and "occupied_cells +0.0000" in why and "0.01" in why
+    assert stop_rule(1, [FLAT], 0, cfg(patience=1))[0] == "plateau"
+    # one figure still growing keeps the loop going, however flat the rest are
+    assert stop_rule(3, [FLAT, FLAT, GROWING], 0, cfg())[0] == ""
+    assert stop_rule(1, [{}], 0, cfg(patience=1))[0] == ""  # nothing measured is not a plateau
+
+
+def test_max_rounds_and_the_token_budget():
+    assert stop_rule(5, [GROWING] * 5, 0, cfg())[0] == "max_rounds"
+    reason, why = stop_rule(1, [GROWING], 1200, cfg(max_tokens=1000))
+    assert reason == "token_budget" and "1200" in why
+    assert stop_rule(1, [GROWING], 999, cfg(max_tokens=1000))[0] == ""
+    assert stop_rule(1, [GROWING], 10 ** 9, cfg())[0] == ""  # 0 = no budget
+
+
+def test_round_one_is_compared_with_the_random_reference_later_rounds_with_the_last():
+    now = {"dataset_entropy": 2.2, "reference_entropy": 2.0, "dataset_depth_mean": 1.0, "reference_depth_mean": 1.25}
+    g = figure_growth(now, [])
+    assert g["entropy"] == 0.1 and g["depth_mean"] == -0.2
+    g2 = figure_growth(now, [{"dataset_entropy": 2.2, "dataset_depth_mean": 0.5}])
+    assert g2 == {"entropy": 0.0, "depth_mean": 1.0}
 
 
 def test_the_router_follows_the_reason_measure_wrote():

@@ -110,7 +110,10 @@ def test_ingest_stats_export_flow(home, tmp_path):
     assert data["ingest"]["outcomes"]["duplicate"] == 1
     out = tmp_path / "x.jsonl"
     r = iloop(home, "export", "--format", "sharegpt", "--out", str(out))
-    assert r.exit_code == 0 and len(out.read_text().splitlines()) == 2
+    # nothing selected or generated yet: the dataset is empty, the whole store is two conversations
+    assert r.exit_code == 0 and out.read_text() == "" and "0 records (the dataset)" in r.output
+    r = iloop(home, "export", "--format", "sharegpt", "--out", str(out), "--all")
+    assert r.exit_code == 0 and len(out.read_text().splitlines()) == 2 and "the whole store" in r.output
 
 
 def test_bad_file_exits_non_zero_and_names_it(home, tmp_path):

@@ -4,8 +4,6 @@ The LLM roles point at a scripted OpenAI-compatible server here (the real packag
 tests/agents/test_tagger_real.py); the graph, SQL, Chroma and embeddings are all real.
 """
 import json
-import re
-import zlib
 
 import pytest
 import sqlalchemy as sa
@@ -16,51 +14,7 @@ from settings import ROLES
 from agents.resources import Resources, register
 from tests.conftest import chat, write_jsonl
 from tests.fakes import ScriptedOpenAI
-
-TOPICS = {"python": (["python programming", "debugging"], ["Python编程", "调试"]),
-          "cook": (["cooking", "recipe writing"], ["烹饪", "食谱写作"]),
-          "poem": (["poetry composition", "rhyme"], ["诗歌创作", "押韵"])}
-
-
-def fake_llm(body, task):
-    """Answers by task name (the X-Iloop-Task header), so editing a prompt's wording cannot break the graph test."""
-    user = body["messages"][-1]["content"]
-    if task == "answer":  # a dialogue: the model answers as the assistant
-        return f"A worked answer to: {user[:40]}"
-    if task == "evolve":
-        seed = re.findall(r"<<<\n(.*?)\n>>>", user, re.S)[-1]
-        return json.dumps({"instruction": f"{seed} Explain every step, compare two approaches and give an example."})
-    if task == "judge_evolution":
-        return json.dumps({"is_instruction": True, "answerable": True, "evolved": True, "reason": "adds steps"})
-    if task == "dialogue_followup":
-        return json.dumps({"message": f"Could you apply that to a harder case? ({len(user)})"})
-    if task == "tag":
-        for key, (en, zh) in TOPICS.items():
-            if key in user.lower():
-                return json.dumps({"en": en, "zh": zh}, ensure_ascii=False)
-        return json.dumps({"en": ["general explanation", "reasoning"], "zh": ["一般解释", "推理"]}, ensure_ascii=False)
-    if task == "oracle_diagnose":  # every answer is found lacking the same two skills
-        return json.dumps({"deficient": True, "missing_skills": ["step-by-step explanation", "worked examples"],
-                           "description": "The answer skips the steps.", "severity": 2})
-    if task == "synthesize":
-        skill = re.search(r"^Skill: (.+)$", user, re.M).group(1)
-        n = int(re.search(r"Write (\d+) new", user).group(1))
-        examples = re.findall(r"<<<\n(.*?)\n>>>", user, re.S)  # new examples each round, new items
-        tag = zlib.crc32(examples[0].encode())  # naming the example, not pasting it (a pasted item is a near-copy)
-        return json.dumps({"instructions": [f"Teach {skill} with a fresh exercise like example {tag}, "
-                                            f"variant {k}, and check each step carefully." for k in range(n)]})
-    if task == "judge_synthesis":
-        return json.dumps({"is_instruction": True, "answerable": True, "exercises_skill": True, "reason": "fits"})
-    if task == "induce_domains":
-        return json.dumps({"domains": [{"name": "software development", "description": "Code."},
-                                       {"name": "home and food", "description": "Cooking."},
-                                       {"name": "creative writing", "description": "Poems."}]})
-    if task == "map_tags":
-        tags = re.findall(r"^- (.+)$", user, re.M)
-        pick = lambda t: ("software development" if re.search("python|debug", t) else
-                          "home and food" if re.search("cook|recipe|烹饪|食谱", t) else "creative writing")
-        return json.dumps({t: pick(t) for t in tags})
-    raise AssertionError(f"unexpected task {task!r}")
+from tests.graph.scripted import fake_llm, pool_file
 
 
 @pytest.fixture
@@ -74,29 +28,32 @@ def llm_res(config):
         yield r
 
 
-def pool_file(tmp_path, n=24, leaks=6):
-    """n clean items over four topics, then ``leaks`` that copy AlpacaEval's "Please tell me the history of Walt
-    Disney." """
-    topics = ["python script fails with an index error", "cook a risotto for four", "write a poem about rain",
-              "explain how ocean tides form"]
-    return write_jsonl(tmp_path / "pool.jsonl", [chat(f"{topics[k % 4]} (case {k})") for k in range(n)]
-                       + [chat(f"Please tell me the history of Walt Disney. (case {k})") for k in range(leaks)])
-
-
 def run_config(res, thread="t1"):
     return {"configurable": {"thread_id": thread, "iloop_config": res.config.model_dump_json()}}
 
 
 def test_loop_ingests_guards_tags_selects_evolves_then_plateaus(llm_res, tmp_path):
-    res = llm_res
+    res = Resources(llm_res.config.model_copy(update={"measure": llm_res.config.measure.model_copy(
+        update={"patience": 1})}))
+    register(res)
     pool = pool_file(tmp_path)
     graph = compile_with_checkpointer(tmp_path / "ck.sqlite")
     out = graph.invoke({"pools": [str(pool)]}, run_config(res))
-    # round 2 added no seed (the hard-to-follow quota is a total, already held by round 1's seed) and tagged nothing
-    # new: nothing grew, so it plateaued
+    # round 1's dataset (a seed and its longer evolution) is rated harder than a random pair of pool items, so the
+    # loop goes on; round 2 added no seed (the hard-to-follow quota is a total, already held by round 1's seed)
+    # and generated nothing: no figure grew, so it plateaued, with the figures in a decision
     assert out["round"] == 2 and out["stop_reason"] == "plateau"
-    assert [h["growth"] for h in out["history"]][1] == 0.0
+    first, second = (h["growth_figures"] for h in out["history"])
+    assert first["difficulty_mean"] > 0.01 and set(second.values()) == {0.0}
+    assert {"entropy", "occupied_cells", "tag_share", "depth_mean", "difficulty_mean"} <= set(second)
     m = out["metrics"]
+    assert m["dataset_size"] == 2 == m["reference_size"] and m["new_items_size"] == 0
+    assert m["dataset_difficulty_mean"] > m["reference_difficulty_mean"] and m["generation_max"] == 1
+    assert m["dataset_depth_scored"] == 1.0 and m["pool_size"] == 24 and m["pool_occupied_cells"] >= 2
+    from state.stats import collect
+    measured = collect(res.store)["measure"]
+    assert [r["round"] for r in measured["rounds"]] == [1, 2] and measured["rounds"][1]["dataset"]["size"] == 2
+    assert measured["last_decision"]["action"] == "stop" and "0.01" in measured["last_decision"]["reason"]
     assert m["conversations_total"] == 25 and m["embedded_total"] == 25 and m["conversations_tagged"] == 25
     assert m["origin_evolved"] == 1 and m["domains"] == 4 and m["graph_nodes"] == m["tags_canonical"]
     with res.store.engine.connect() as conn:
@@ -146,7 +103,7 @@ def test_two_rounds_diagnose_synthesize_and_fill_the_ledger(llm_res, tmp_path):
     synthesized items with lineage; round 2 re-trains M_FT on the dataset that now holds them and measures the
     skills again on a fresh sample."""
     cfg = llm_res.config.model_copy(update={
-        "max_rounds": 2, "plateau_min_growth": 0.0,
+        "max_rounds": 2,
         "selection": llm_res.config.selection.model_copy(update={"hard_count": 12}),
         "evolution": llm_res.config.evolution.model_copy(update={"max_per_round": 1, "turn_weights": [1, 0, 0, 0]}),
         "diagnosis": llm_res.config.diagnosis.model_copy(update={"sample_size": 3, "answer_max_tokens": 16}),
