@@ -15,8 +15,10 @@ from state.decisions import Action, Node
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     thread_id = str((config.get("configurable") or {}).get("thread_id", "default"))
-    number = rounds.start_round(res.store, thread_id)
-    decisions.record_one(res.store, number, Node.BEGIN_ROUND, f"thread:{thread_id}", Action.START,
-                         f"round {state.get('round', 0) + 1} of this thread", {"db_round": number})
+    index = state.get("round", 0) + 1
+    number, reopened = rounds.open_round(res.store, thread_id, index)
+    if not reopened:
+        decisions.record_one(res.store, number, Node.BEGIN_ROUND, f"thread:{thread_id}", Action.START,
+                             f"round {index} of this thread", {"db_round": number})
     return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {},
             "diagnosis": {}, "synthesis": {}}

@@ -13,7 +13,7 @@ from tools.leakage_guard import check_candidates
 
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
-    summary = check_candidates(res.leakage_guard(), res.config, state.get("db_round", 0))
+    summary = check_candidates(res.leakage_guard(), res.config, state.get("db_round", 0), kinds=("evolved",))
     admitted = len(summary.pop("admitted_ids"))
     prev = state.get("leakage") or {}
     return {"leakage": {"removed": prev.get("removed", 0) + summary["candidates"]["leaks"], "last": summary},

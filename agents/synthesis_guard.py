@@ -16,7 +16,7 @@ from tools.leakage_guard import check_candidates
 
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
-    summary = check_candidates(res.leakage_guard(), res.config, state.get("db_round", 0))
+    summary = check_candidates(res.leakage_guard(), res.config, state.get("db_round", 0), kinds=("synthesized",))
     leaked, admitted = summary["candidates"]["leaks"], len(summary.pop("admitted_ids"))
     removed = (state.get("leakage") or {}).get("removed", 0) + leaked
     return {"leakage": {"removed": removed, "last": summary},

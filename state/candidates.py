@@ -53,10 +53,14 @@ def stage(store: Store, items: list[NewCandidate], conn: sa.Connection | None = 
     return [r[0] for r in conn.execute(sa.insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)]
 
 
-def pending(store: Store) -> list[StagedCandidate]:
+def pending(store: Store, kinds: tuple[str, ...] | None = None) -> list[StagedCandidate]:
+    """Candidates not checked yet (of the given kinds, else all)."""
     t = Candidate.__table__
+    q = sa.select(t).where(t.c.status == "pending").order_by(t.c.id)
+    if kinds:
+        q = q.where(t.c.kind.in_(kinds))
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.status == "pending").order_by(t.c.id)).all()
+        rows = conn.execute(q).all()
     return [StagedCandidate(r.id, r.kind, r.parent_id, r.operation, json.loads(r.messages), r.content_hash, r.lang)
             for r in rows]
 
@@ -66,6 +70,21 @@ def set_status(store: Store, updates: dict[int, tuple[str, int | None]]) -> None
     check_statuses("candidate", (st for st, _ in updates.values()), STATUSES)
     update_by_id(store, Candidate.__table__, {cid: {"status": st, "conversation_id": conv}
                                               for cid, (st, conv) in updates.items()})
+
+
+def round_outcomes(store: Store, round_: int, kinds: tuple[str, ...] | None = None) -> tuple[dict[str, int], list[int]]:
+    """(candidates of the round by status, conversation ids of the admitted ones): what the round's checks did,
+    read from the store, so a check re-run after a crash reports its first run's admissions too."""
+    t = Candidate.__table__
+    q = sa.select(t.c.status, t.c.conversation_id).where(t.c.round == round_).order_by(t.c.id)
+    if kinds:
+        q = q.where(t.c.kind.in_(kinds))
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).all()
+    by: dict[str, int] = {}
+    for st, _ in rows:
+        by[st] = by.get(st, 0) + 1
+    return by, [c for st, c in rows if st == "admitted" and c is not None]
 
 
 def figures(store: Store) -> dict[str, dict[str, int]]:

@@ -58,6 +58,17 @@ def existing_hashes(store: Store, hashes: list[str]) -> dict[str, int]:
     return out
 
 
+def source_refs(store: Store, hashes: list[str]) -> dict[str, tuple[int, str]]:
+    """content hash -> (id, source_ref) of those already stored."""
+    t = Conversation.__table__
+    out: dict[str, tuple[int, str]] = {}
+    with store.engine.connect() as conn:
+        for k in range(0, len(hashes), CHUNK):
+            out.update({h: (i, ref) for h, i, ref in conn.execute(sa.select(t.c.content_hash, t.c.id, t.c.source_ref)
+                                                                  .where(t.c.content_hash.in_(hashes[k:k + CHUNK])))})
+    return out
+
+
 def add_conversations(store: Store, items: list[NewConversation]) -> dict[str, int]:
     """Store the items whose content is not stored yet; returns content hash -> new id for those stored now.
     Items with a hash already present (or repeated within ``items``) are left out: the caller counts them."""

@@ -86,9 +86,12 @@ def check_statuses(what: str, given, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {what} status {sorted(bad)}; expected one of {', '.join(allowed)}")
 
 
-def update_by_id(store: Store, table: sa.Table, values_by_id: dict[int, dict[str, Any]]) -> None:
-    """Update rows by primary key in one transaction, each with its own values."""
-    if values_by_id:
-        with store.engine.begin() as conn:
-            for row_id, values in values_by_id.items():
-                conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+def update_by_id(store: Store, table: sa.Table, values_by_id: dict[int, dict[str, Any]],
+                 conn: sa.Connection | None = None) -> None:
+    """Update rows by primary key in one transaction (the caller's, when ``conn`` is given), each with its own
+    values."""
+    if values_by_id and conn is None:
+        with store.engine.begin() as own:
+            return update_by_id(store, table, values_by_id, own)
+    for row_id, values in values_by_id.items():
+        conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))

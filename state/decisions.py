@@ -107,7 +107,14 @@ def record(store: Store, rows: list[DecisionRow], conn: sa.Connection | None = N
 
 def record_one(store: Store, round_: int, node: Node, subject: str, action: Action, reason: str = "",
                evidence: dict[str, Any] | None = None) -> None:
-    record(store, [DecisionRow(round_, node, subject, action, reason, evidence or {})])
+    """One decision. A round's summary (subject ``round:<n>``) is one row per node and action: written again, as a
+    node re-run after a crash writes it, it replaces the earlier row in the same transaction."""
+    with store.engine.begin() as conn:
+        if subject.startswith("round:"):
+            d = Decision.__table__
+            conn.execute(sa.delete(d).where(d.c.round == round_, d.c.node == node.value, d.c.subject == subject,
+                                            d.c.action == action.value))
+        record(store, [DecisionRow(round_, node, subject, action, reason, evidence or {})], conn)
 
 
 def counts_by_node(store: Store) -> dict[str, int]:
@@ -124,6 +131,24 @@ def evidence_of(store: Store, node: Node, action: Action, subject: str | None = 
         q = q.where(d.c.subject == subject)
     with store.engine.connect() as conn:
         return [json.loads(e) for e in conn.execute(q.order_by(d.c.id)).scalars()]
+
+
+def last_id(store: Store) -> int:
+    d = Decision.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(d.c.id))).scalar() or 0
+
+
+def round_items(store: Store, round_: int, node: Node, actions: tuple[Action, ...], prefix: str = "conversation:",
+                after_id: int = 0) -> list[tuple[str, str, dict[str, Any]]]:
+    """(subject, action, evidence) of a node's per-item decisions in one round (newer than ``after_id``), oldest
+    first: what a node re-run after a crash already did in the round."""
+    d = Decision.__table__
+    q = sa.select(d.c.subject, d.c.action, d.c.evidence).where(
+        d.c.round == round_, d.c.node == node.value, d.c.action.in_([a.value for a in actions]),
+        d.c.subject.like(f"{prefix}%"), d.c.id > after_id).order_by(d.c.id)
+    with store.engine.connect() as conn:
+        return [(s, a, json.loads(e)) for s, a, e in conn.execute(q)]
 
 
 def count(store: Store, node: Node, action: Action, subject_prefix: str = "") -> int:

@@ -37,6 +37,28 @@ def add_leaks(store: Store, rows: list[LeakRow]) -> None:
             conn.execute(sa.insert(Leak.__table__), [asdict(r) | {"created_at": now} for r in rows])
 
 
+def recorded(store: Store, round_: int, conversation_ids: list[int], candidate_ids: list[int]) -> tuple[set, set]:
+    """(conversation ids, candidate ids) among those given that already have a leak row in this round: a check
+    re-run after a crash finds them again and must not record them twice."""
+    lk = Leak.__table__
+    with store.engine.connect() as conn:
+        conv = set(conn.execute(sa.select(lk.c.conversation_id).where(
+            lk.c.round == round_, lk.c.conversation_id.in_(conversation_ids))).scalars()) if conversation_ids else set()
+        cand = set(conn.execute(sa.select(lk.c.candidate_id).where(
+            lk.c.round == round_, lk.c.candidate_id.in_(candidate_ids))).scalars()) if candidate_ids else set()
+    return conv, cand
+
+
+def round_pool_figures(store: Store, round_: int) -> dict[str, int]:
+    """The round's pool check as the store has it: conversations marked checked in it, pool items removed in it."""
+    lk, lc = Leak.__table__, LeakCheck.__table__
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(lc).where(lc.c.round == round_)).scalar() or 0
+        removed = conn.execute(sa.select(sa.func.count()).select_from(lk).where(
+            lk.c.round == round_, lk.c.conversation_id.is_not(None))).scalar() or 0
+    return {"checked": kept + removed, "removed": removed}
+
+
 def mark_checked(store: Store, conversation_ids: list[int], bench_fp: str, round_: int) -> None:
     if conversation_ids:
         stmt = store.insert(LeakCheck.__table__)

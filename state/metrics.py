@@ -18,11 +18,16 @@ GRAPH_METRICS = ("graph_nodes", "graph_edges", "powerlaw_gamma", "powerlaw_x_min
 
 
 def record_metrics(store: Store, round_: int, values: dict[str, float]) -> None:
+    """Write the round's values; a name the round already has is replaced, in the same transaction, so a node that
+    runs again after a crash (its checkpoint not yet written) leaves one row per name, not two."""
     if values:
-        now = utcnow()
+        now, m = utcnow(), Metric.__table__
+        names = list(values)
         with store.engine.begin() as conn:
-            conn.execute(sa.insert(Metric.__table__), [dict(round=round_, name=n, value=float(v), created_at=now)
-                                                       for n, v in values.items()])
+            for k in range(0, len(names), 900):
+                conn.execute(sa.delete(m).where(m.c.round == round_, m.c.name.in_(names[k:k + 900])))
+            conn.execute(sa.insert(m), [dict(round=round_, name=n, value=float(v), created_at=now)
+                                        for n, v in values.items()])
 
 
 def latest_metrics(store: Store) -> dict[str, float]:

@@ -75,13 +75,27 @@ def _json(text: str) -> Any:
 
 def start_round(store: Store, thread_id: str) -> int:
     """Open the next round (after closing stale ``running`` ones); returns its store-wide number."""
+    return open_round(store, thread_id)[0]
+
+
+def open_round(store: Store, thread_id: str, index: int = 0) -> tuple[int, bool]:
+    """Open the thread's ``index``-th round (after closing stale ``running`` ones); returns its store-wide number
+    and whether it was already open: a process killed after opening it and before its checkpoint was written
+    opens it again on resume, and must get the same round, not a new one."""
     t = Round.__table__
     with store.engine.begin() as conn:
+        if index:
+            for number, summary in conn.execute(sa.select(t.c.number, t.c.summary).where(
+                    t.c.thread_id == thread_id, t.c.status == "running")).all():
+                if isinstance(_json(summary), dict) and _json(summary).get("loop_index") == index:
+                    conn.execute(sa.update(t).where(t.c.number == number).values(
+                        summary=json.dumps({**_owner(), "loop_index": index})))
+                    return number, True
         last = conn.execute(sa.select(sa.func.max(t.c.number))).scalar() or 0
         conn.execute(sa.insert(t).values(number=last + 1, thread_id=thread_id, status="running",
-                                         started_at=utcnow(), summary=json.dumps(_owner())))
+                                         started_at=utcnow(), summary=json.dumps({**_owner(), "loop_index": index})))
     interrupt_stale(store, last + 1)
-    return last + 1
+    return last + 1, False
 
 
 def finish_round(store: Store, number: int, status: str, summary: dict[str, Any]) -> None:

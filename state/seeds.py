@@ -23,14 +23,21 @@ class NewSeed:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def add_seeds(store: Store, seeds: list[NewSeed]) -> None:
-    """Store new seeds (a conversation is a seed once: a second selection is ignored)."""
+def add_seeds(store: Store, seeds: list[NewSeed], conn: sa.Connection | None = None) -> None:
+    """Store new seeds (a conversation is a seed once: a second selection is ignored); ``conn``: inside the
+    caller's transaction (the selector writes seeds and their decisions together, so a crash leaves both or
+    neither)."""
+    if conn is None:
+        with store.engine.begin() as own:
+            return add_seeds(store, seeds, own)
     now = utcnow()
     rows = [dict(conversation_id=s.conversation_id, round=s.round, strategy=s.strategy,
                  criteria=json.dumps(s.criteria), evidence=json.dumps(s.evidence, default=str), status="selected",
                  attempts=0, created_at=now) for s in seeds]
     for k in range(0, len(rows), 20_000):
-        store.insert_ignore(Seed.__table__, rows[k:k + 20_000], ["conversation_id"])
+        if rows[k:k + 20_000]:
+            conn.execute(store.insert(Seed.__table__).on_conflict_do_nothing(index_elements=["conversation_id"]),
+                         rows[k:k + 20_000])
 
 
 def seed_conversation_ids(store: Store) -> set[int]:
@@ -65,11 +72,11 @@ def seed_rows(store: Store) -> list[tuple[int, int, str, str, int]]:
     return [(sid, cid, (json.loads(crit) or [""])[0], status, n) for sid, cid, crit, status, n in rows]
 
 
-def set_status(store: Store, updates: dict[int, tuple[str, int | None]]) -> None:
+def set_status(store: Store, updates: dict[int, tuple[str, int | None]], conn: sa.Connection | None = None) -> None:
     """seed id -> (status, attempts or None to keep them). The only writer of a seed's status."""
     check_statuses("seed", (st for st, _ in updates.values()), STATUSES)
     update_by_id(store, Seed.__table__, {sid: {"status": st, **({} if n is None else {"attempts": n})}
-                                         for sid, (st, n) in updates.items()})
+                                         for sid, (st, n) in updates.items()}, conn)
 
 
 def figures(store: Store) -> dict[str, Any]:
@@ -92,3 +99,10 @@ def recent_with_instructions(store: Store, limit: int = 500) -> list[dict[str, A
          .select_from(sd.join(c, c.c.id == sd.c.conversation_id)).order_by(sd.c.id.desc()).limit(limit))
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def round_seed_count(store: Store, round_: int) -> int:
+    """Seeds selected in one round (diagnosis items among them included)."""
+    s = Seed.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(s).where(s.c.round == round_)).scalar() or 0

@@ -127,44 +127,66 @@ def _seed_outcomes(items: list[SeedItem], accepted: set[int], attempts: dict[int
     return out
 
 
+ITEM_ACTIONS = (Action.EVOLVE, Action.REJECT_EVOLUTION, Action.SKIP_SEED)
+
+
+def round_counts(store: Store, round_: int, after_id: int = 0) -> tuple[int, Counter]:
+    """(seeds tried in the round, outcomes: accepted, each rejection reason, too_long_seed) from its decisions."""
+    done = decisions.round_items(store, round_, Node.EVOLVER, ITEM_ACTIONS, after_id=after_id)
+    counts: Counter = Counter("accepted" if a == Action.EVOLVE.value else "too_long_seed" if a == Action.SKIP_SEED.value
+                              else ev.get("reason", "unknown") for _, a, ev in done)
+    return len({subject for subject, _, _ in done}), counts
+
+
 def evolve_pending(store: Store, embedder: Embedder, cfg: IloopConfig, round_: int, limit: int | None = None
                    ) -> dict[str, Any]:
-    """Evolve up to ``limit`` (default evolution.max_per_round) pending seeds and stage the valid dialogues."""
-    rows = seeds.pending(store, cfg.evolution.max_per_round if limit is None else limit)
-    if not rows:
-        return {"seeds": 0, "staged": 0, "counts": {}}
-    counts: Counter = Counter()
+    """Evolve up to ``limit`` (default evolution.max_per_round) pending seeds and stage the valid dialogues. Seeds
+    the round already tried (a re-run after a crash) count against the limit, and the figures are the round's."""
+    want = cfg.evolution.max_per_round if limit is None else limit
+    # round 0 is a stage command's, shared by every such command: only this call's decisions are its own
+    after = decisions.last_id(store) if round_ == 0 else 0
+    tried, _ = round_counts(store, round_, after)
+    left = max(0, want - tried) if want else 0
+    rows = seeds.pending(store, left) if (left or not want) else []
     weights = operation_weights(store, cfg)
+    if rows:
+        _evolve(store, embedder, cfg, round_, rows, weights)
+    tried, counts = round_counts(store, round_, after)
+    summary = {"seeds": tried, "staged": counts["accepted"], "counts": dict(counts),
+               "weights": {op: round(w, 3) for op, w in weights.items()}}
+    if tried:
+        decisions.record_one(store, round_, Node.EVOLVER, f"round:{round_}", Action.EVOLVE,
+                             f"{counts['accepted']} of {tried} seeds evolved into dialogues", summary)
+    return summary
+
+
+def _evolve(store: Store, embedder: Embedder, cfg: IloopConfig, round_: int, rows, weights) -> None:
     attempts = {sid: a for sid, _, a in rows}
     items = load_items(store, rows)
     too_long = [it for it in items if len(it.instruction) > cfg.evolution.max_seed_chars]
     if too_long:
-        seeds.set_status(store, {it.seed_id: ("exhausted", None) for it in too_long})
-        decisions.record(store, [DecisionRow(round_, Node.EVOLVER, f"conversation:{it.conversation_id}",
-                                             Action.SKIP_SEED, f"instruction has {len(it.instruction)} chars > "
-                                             f"evolution.max_seed_chars {cfg.evolution.max_seed_chars}")
-                                 for it in too_long])
-        counts["too_long_seed"] = len(too_long)
+        with store.engine.begin() as conn:
+            seeds.set_status(store, {it.seed_id: ("exhausted", None) for it in too_long}, conn)
+            decisions.record(store, [DecisionRow(round_, Node.EVOLVER, f"conversation:{it.conversation_id}",
+                                                 Action.SKIP_SEED, f"instruction has {len(it.instruction)} chars > "
+                                                 f"evolution.max_seed_chars {cfg.evolution.max_seed_chars}")
+                                     for it in too_long], conn)
     items = [it for it in items if len(it.instruction) <= cfg.evolution.max_seed_chars]
     roles = ["evolver", cfg.evolution.dialogue_role] + (["judge"] if cfg.evolution.judge else [])
     llm = LLM(cfg, store, round_)
-    staged = 0
+    staged, rejected = 0, 0
     with embedded_servers(cfg, roles):
         for k in range(0, len(items), CHUNK):
             part = items[k:k + CHUNK]
             new, rows_, c = evolve_chunk(embedder, llm, cfg, part, attempts, round_, weights)
-            candidates.stage(store, new)
-            decisions.record(store, rows_)
             accepted = {n.parent_id for n in new}
-            seeds.set_status(store, _seed_outcomes(part, {it.seed_id for it in part if it.conversation_id in accepted},
-                                                   attempts, cfg.evolution.max_attempts))
-            counts.update(c)
-            staged += len(new)
+            with store.engine.begin() as conn:  # one transaction: a crash re-evolves the whole chunk or none of it
+                candidates.stage(store, new, conn)
+                decisions.record(store, rows_, conn)
+                seeds.set_status(store, _seed_outcomes(part, {it.seed_id for it in part
+                                                              if it.conversation_id in accepted},
+                                                       attempts, cfg.evolution.max_attempts), conn)
+            staged, rejected = staged + len(new), rejected + sum(v for r, v in c.items() if r != "accepted")
             logger.info("evolve: %d/%d seeds, %d staged, rejected %d", min(k + CHUNK, len(items)), len(items), staged,
-                        sum(v for r, v in counts.items() if r != "accepted"))
+                        rejected)
     llm.close()
-    summary = {"seeds": len(rows), "staged": staged, "counts": dict(counts),
-               "weights": {op: round(w, 3) for op, w in weights.items()}}
-    decisions.record_one(store, round_, Node.EVOLVER, f"round:{round_}", Action.EVOLVE,
-                         f"{staged} of {len(rows)} seeds evolved into dialogues", summary)
-    return summary

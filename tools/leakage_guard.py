@@ -141,6 +141,10 @@ class LeakageGuard:
         return checks
 
     def _record(self, round_: int, rows: list[LeakRow], subjects: list[str], checks: list[ItemCheck]) -> None:
+        conv, cand = leaks.recorded(self.store, round_, [r.conversation_id for r in rows if r.conversation_id],
+                                    [r.candidate_id for r in rows if r.candidate_id])
+        keep = [k for k, r in enumerate(rows) if r.conversation_id not in conv and r.candidate_id not in cand]
+        rows, subjects, checks = [rows[k] for k in keep], [subjects[k] for k in keep], [checks[k] for k in keep]
         if not rows:
             return
         leaks.add_leaks(self.store, rows)
@@ -189,9 +193,12 @@ class LeakageGuard:
             figures["judged"] = dict(self.judged)
         return figures
 
-    def admit_candidates(self, idx: BenchIndex, round_: int, llm=None) -> dict[str, Any]:
-        """Pending candidates: leaks are refused, duplicates of stored conversations dropped, the rest stored."""
-        rows = candidates.pending(self.store)
+    def admit_candidates(self, idx: BenchIndex, round_: int, llm=None, kinds: tuple[str, ...] | None = None
+                         ) -> dict[str, Any]:
+        """Pending candidates (of ``kinds``, else all): leaks are refused, duplicates of stored conversations
+        dropped, the rest stored. A candidate already stored as its own conversation (``source_ref`` names it: a
+        process killed between storing and marking it) is admitted as that conversation, not called a duplicate."""
+        rows = candidates.pending(self.store, kinds)
         figures: dict[str, Any] = {"candidates": len(rows), "leaks": 0, "duplicates": 0, "admitted": 0, "ids": []}
         if not rows:
             return figures
@@ -205,7 +212,13 @@ class LeakageGuard:
                      [ch for ch in checks if ch.leak])
         status: dict[int, tuple[str, int | None]] = {r.id: ("leak", None) for r, _ in found}
         clean = [r for r in rows if r.id not in status]
-        stored_before = conversations.existing_hashes(self.store, [r.content_hash for r in clean])
+        refs = conversations.source_refs(self.store, [r.content_hash for r in clean])
+        for r in clean:
+            if refs.get(r.content_hash, (0, ""))[1] == f"candidate:{r.id}":
+                status[r.id] = ("admitted", refs[r.content_hash][0])
+                figures["ids"].append(refs[r.content_hash][0])
+        clean = [r for r in clean if r.id not in status]
+        stored_before = {h: i for h, (i, _) in refs.items()}
         new_ids = conversations.add_conversations(self.store, [NewConversation(
             messages=r.messages, content_hash=r.content_hash, source=r.kind, lang=r.lang, origin=r.kind,
             source_ref=f"candidate:{r.id}", parent_id=r.parent_id, round_created=round_, operation=r.operation)
@@ -252,24 +265,35 @@ def check_pool(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_files: 
     with embedded_servers(cfg, ["judge"] if cfg.leakage.llm_check else []):
         llm = _judge_llm(cfg, guard.store, round_)
         with tqdm(desc="leakage", unit="conv", mininterval=2) as bar:
-            pool = guard.guard_pool(idx, round_, llm, progress=bar.update)
+            this_call = guard.guard_pool(idx, round_, llm, progress=bar.update)
+    # A loop round's totals come from the store (a re-run after a crash reports its killed run's work too), what only
+    # this call saw (band matches, screened turns, judge calls) apart; a stage command (round 0) reports its call.
+    pool = {**leaks.round_pool_figures(guard.store, round_), "this_call": this_call} if round_ else this_call
     summary = {"benchmark_prompts": len(idx.prompts), "bench_fp": idx.fp[:12], "pool": pool}
     decisions.record_one(guard.store, round_, Node.LEAKAGE_GUARD, f"round:{round_}", Action.CHECK,
                          f"pool: {pool['checked']} checked, {pool['removed']} removed", summary)
     return summary
 
 
-def check_candidates(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_files: list[str] | None = None
-                     ) -> dict[str, Any]:
-    """The new items' check: staged candidates are admitted as conversations (and embedded) unless they leak."""
+def check_candidates(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_files: list[str] | None = None,
+                     kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The new items' check: staged candidates are admitted as conversations (and embedded) unless they leak.
+    With ``kinds`` (the loop's guards) the figures are the round's candidates of those kinds as the store has
+    them, so a guard re-run after a crash reports what its killed run admitted, not an empty pass."""
     idx = guard.bench_index(extra_files)
     with embedded_servers(cfg, ["judge"] if cfg.leakage.llm_check else []):
-        new = guard.admit_candidates(idx, round_, _judge_llm(cfg, guard.store, round_))
-    if new["ids"]:
+        new = guard.admit_candidates(idx, round_, _judge_llm(cfg, guard.store, round_), kinds)
+    if kinds:
+        by, ids = candidates.round_outcomes(guard.store, round_, kinds)
+        new.update(candidates=sum(by.values()), leaks=by.get("leak", 0), duplicates=by.get("duplicate", 0),
+                   admitted=len(set(ids) | set(new["ids"])), ids=sorted(set(ids) | set(new["ids"])))
+    if new["ids"]:  # a killed run's admissions may still lack their vectors: embedding skips those it has
         embed_conversations(guard.store, guard.vectors, guard.embedder, guard.conversations)
     summary = {"benchmark_prompts": len(idx.prompts), "bench_fp": idx.fp[:12],
                "candidates": {k: v for k, v in new.items() if k != "ids"}, "admitted_ids": new["ids"]}
-    decisions.record_one(guard.store, round_, Node.LEAKAGE_GUARD, f"round:{round_}", Action.CHECK,
+    # its own subject: the pool check's summary of the round is "round:<n>" (one summary per subject, state.decisions)
+    decisions.record_one(guard.store, round_, Node.LEAKAGE_GUARD, f"round:{round_}:{'+'.join(kinds or ('candidates',))}",
+                         Action.CHECK,
                          f"candidates: {new['admitted']} admitted, {new['leaks']} leaks, {new['duplicates']} "
                          f"duplicates", {k: v for k, v in summary.items() if k != "admitted_ids"})
     return summary

@@ -106,6 +106,9 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                  ft_key: str | None, resp_key: str | None, strategy: str | None = None, dry_run: bool = False) -> dict:
     s = cfg.selection
     strategy = strategy or s.strategy
+    done = [] if dry_run else decisions.evidence_of(store, Node.SEED_SELECTOR, Action.SELECT, f"round:{round_}")
+    if done:  # this round already selected (a re-run after a crash): its seeds stand, its summary is returned
+        return {**done[-1], "resumed": True}
     # Evolutions of evolutions are candidates again, up to the deepest generation allowed
     too_deep = {i for i, g in generations(store).items() if g >= cfg.evolution.max_generation}
     f = build_frame(store, base_key, ft_key, resp_key, too_deep)
@@ -142,12 +145,13 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                "held_before": {c: f.held.get(c, 0) for c in ALL_CRITERIA}, "dropped": drops,
                "cuts": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(cuts).items()},
                "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj}
-    if not dry_run:
-        seed_repo.add_seeds(store, new)
-        decisions.record(store, rows)
-        decisions.record_one(store, round_, Node.SEED_SELECTOR, f"round:{round_}", Action.SELECT,
-                             f"{len(picks)} new seeds ({strategy})" + "".join(
-                                 f"; dropped {n} ({why})" for why, n in drops.items() if n), summary)
+    if not dry_run:  # seeds, their decisions and the summary in one transaction: a crash leaves all or none
+        rows.append(DecisionRow(round_, Node.SEED_SELECTOR, f"round:{round_}", Action.SELECT,
+                                f"{len(picks)} new seeds ({strategy})" + "".join(
+                                    f"; dropped {n} ({why})" for why, n in drops.items() if n), summary))
+        with store.engine.begin() as conn:
+            seed_repo.add_seeds(store, new, conn)
+            decisions.record(store, rows, conn)
     return summary
 
 

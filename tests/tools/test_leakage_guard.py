@@ -83,6 +83,9 @@ def test_a_user_benchmark_file_rechecks_the_pool_and_candidates_are_refused_or_a
                                                                                 "alive indoors."}])
     summary = run_guard(res, 2, extra_files=[str(mine)])
     assert summary["pool"]["checked"] == 5 and summary["pool"]["removed"] == 1  # new set fingerprint: all re-checked
+    # the same round's check again finds nothing new; the round's totals stay what it did
+    again = run_guard(res, 2, extra_files=[str(mine)])["pool"]
+    assert again["this_call"]["checked"] == 0 and (again["checked"], again["removed"]) == (5, 1)
     with res.store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT benchmark || ' ' || bench_ref FROM leaks")).scalar() == "house-eval q7"
     leak_msgs = [{"role": "user", "content": "How do I make apple juice?"}, {"role": "assistant", "content": "Press."}]
@@ -181,7 +184,7 @@ def test_the_default_guard_uses_minilm_for_paraphrases_and_use_for_translations(
         assert by_model["use-multilingual-v3"]["item"] == ZH_TRANSLATION
         # judged on its translation: the judge translated each Chinese band turn first, and the report says so
         assert by_model["use-multilingual-v3"]["judged_translation"] == BACK[ZH_TRANSLATION]
-        judged = summary["pool"]["judged"]
+        judged = summary["pool"]["this_call"]["judged"]  # what this call did, beside the round's totals
         assert judged["cross_lingual"] >= 1 and judged["translate_failed"] == judged["judge_failed"] == 0
         assert sum(r["task"] == "leakage_translate" for r in srv.requests) == judged["cross_lingual"]
         assert not any(ZH_TRANSLATION in r["body"]["messages"][-1]["content"] for r in srv.requests
@@ -190,7 +193,7 @@ def test_the_default_guard_uses_minilm_for_paraphrases_and_use_for_translations(
         assert sorted(r.split(" ")[1] for r in reasons) == ["(minilm-l6-v2):", "(use-multilingual-v3):"]
         # USE screens for MiniLM (leakage.screen): turns below USE's band are not embedded by MiniLM at all
         assert res.config.leakage.screen == "use-multilingual-v3"
-        assert 1 <= summary["pool"]["screened_turns"]["minilm-l6-v2"] <= 3
+        assert 1 <= summary["pool"]["this_call"]["screened_turns"]["minilm-l6-v2"] <= 3
         # each embedder alone misses one of them: USE leaves the paraphrase to the judge (who says "different"
         # here), MiniLM never brings the translation near its source
         asked = len(srv.requests)
