@@ -93,6 +93,7 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     metrics.update(measure_with_models(res.store, res.vectors, res.conversations, res.assets, cfg, round_))
     tokens = tokens_of_round(res.store, round_)
     metrics["tokens_round"] = tokens
+    metrics["tagged_round"] = state.get("tagged", 0)  # the tagger's load, which `iloop plan` rates
     history = state.get("history") or []
     growths = figure_growth(metrics, history)
     metrics.update({f"growth_{n}": v for n, v in growths.items()})

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from cli import common, data, diagnose, evolve, home, loop, seeds, stages
+from cli import common, data, diagnose, evolve, home, loop, report, seeds, stages
 
 app = typer.Typer(help="instruct-loop: grow an SFT set toward the skills and difficulty a model lacks.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,6 +35,8 @@ app.add_typer(home.assets_app, name="assets")
 app.command()(data.ingest)
 app.command()(data.stats)
 app.command()(data.export)
+app.command()(report.report)
+app.command()(report.plan)
 # the loop
 app.command()(loop.run)
 app.command()(loop.serve)

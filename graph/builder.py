@@ -18,27 +18,29 @@ from agents import (begin_round, coverage_analyst, embed, evolver, finish, inges
                     oracle_diagnoser, pool_leakage_guard, seed_selector, synthesis_guard, tag_new, tagger,
                     targeted_synthesizer, taxonomist)
 from agents.state import IloopInput, IloopOutput, IloopState
+from agents.timing import timed
 
 
 def build_loop_graph() -> StateGraph:
-    """The loop as a LangGraph StateGraph; every node is ``agents.<name>.node`` under the same name."""
+    """The loop as a LangGraph StateGraph; every node is ``agents.<name>.node`` under the same name, timed
+    (agents/timing.py)."""
     g = StateGraph(IloopState, input_schema=IloopInput, output_schema=IloopOutput)
-    g.add_node("begin_round", begin_round.node)
-    g.add_node("ingest", ingest.node)
-    g.add_node("embed", embed.node)
-    g.add_node("pool_leakage_guard", pool_leakage_guard.node)
-    g.add_node("tagger", tagger.node)
-    g.add_node("taxonomist", taxonomist.node)
-    g.add_node("coverage_analyst", coverage_analyst.node)
-    g.add_node("seed_selector", seed_selector.node)
-    g.add_node("evolver", evolver.node)
-    g.add_node("leakage_guard", leakage_guard.node)
-    g.add_node("oracle_diagnoser", oracle_diagnoser.node)
-    g.add_node("targeted_synthesizer", targeted_synthesizer.node)
-    g.add_node("synthesis_guard", synthesis_guard.node)
-    g.add_node("tag_new", tag_new.node)
-    g.add_node("measure", measure.node)
-    g.add_node("finish", finish.node)
+    g.add_node("begin_round", timed("begin_round", begin_round.node))
+    g.add_node("ingest", timed("ingest", ingest.node))
+    g.add_node("embed", timed("embed", embed.node))
+    g.add_node("pool_leakage_guard", timed("pool_leakage_guard", pool_leakage_guard.node))
+    g.add_node("tagger", timed("tagger", tagger.node))
+    g.add_node("taxonomist", timed("taxonomist", taxonomist.node))
+    g.add_node("coverage_analyst", timed("coverage_analyst", coverage_analyst.node))
+    g.add_node("seed_selector", timed("seed_selector", seed_selector.node))
+    g.add_node("evolver", timed("evolver", evolver.node))
+    g.add_node("leakage_guard", timed("leakage_guard", leakage_guard.node))
+    g.add_node("oracle_diagnoser", timed("oracle_diagnoser", oracle_diagnoser.node))
+    g.add_node("targeted_synthesizer", timed("targeted_synthesizer", targeted_synthesizer.node))
+    g.add_node("synthesis_guard", timed("synthesis_guard", synthesis_guard.node))
+    g.add_node("tag_new", timed("tag_new", tag_new.node))
+    g.add_node("measure", timed("measure", measure.node))
+    g.add_node("finish", timed("finish", finish.node))
     g.add_edge(START, "begin_round")
     g.add_edge("begin_round", "ingest")
     g.add_edge("ingest", "embed")

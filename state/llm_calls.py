@@ -57,3 +57,13 @@ def tokens_of_round(store: Store, round_: int) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.c.prompt_tokens + t.c.completion_tokens), 0))
                                 .where(t.c.round == round_)).scalar())
+
+
+def usage_by_round(store: Store) -> dict[int, dict[str, dict[str, int]]]:
+    """round -> role -> the usage counters of that round."""
+    t = TokenUsage.__table__
+    out: dict[int, dict[str, dict[str, int]]] = {}
+    with store.engine.connect() as conn:
+        for u in conn.execute(sa.select(t)).mappings():
+            out.setdefault(u["round"], {})[u["role"]] = {k: u[k] for k in USAGE_FIELDS}
+    return out
