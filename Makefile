@@ -22,6 +22,12 @@ $(BIN)/python:
 # the package): a fresh machine gets what was tested, not whatever was released since. Refresh with
 # `make constraints` in a venv that has just passed `make test`, and commit it saying so.
 CONSTRAINTS := constraints.txt
+# llama-cpp-python builds llama.cpp from source with -march=native. On Sapphire Rapids and later Xeons that turns
+# on its AMX kernels, which segfault on the first inference (ggml-org/llama.cpp#20824; seen here on a 2-core
+# Xeon with AMX, 2026-12-02): the build keeps every other native instruction and leaves AMX out (no effect
+# elsewhere).
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[embedded,finetune,dev]"
