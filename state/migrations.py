@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from state.migrations_diagnosis import m7_diagnosis
+from state.migrations_map import m8_map_points
 
 
 def _id() -> sa.Column:
@@ -262,7 +263,8 @@ def _m6_domain_growth(op: Operations) -> None:
 
 
 MIGRATIONS: list[Callable[[Operations], None]] = [_m1_core, _m2_llm_and_steering, _m3_taxonomy, _m4_seeds,
-                                                  _m5_evolution, _m6_domain_growth, m7_diagnosis]
+                                                  _m5_evolution, _m6_domain_growth, m7_diagnosis,
+                                                  m8_map_points]
 HEAD = len(MIGRATIONS)
 
 

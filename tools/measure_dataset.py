@@ -29,7 +29,8 @@ from state.vectors import VectorStore
 from tools.dataset_figures import SetArrays, set_figures
 from tools.difficulty import rate, sample_order
 from tools.projection import ProjectionError
-from tools.seed_frame import cells_of, ensure_projection, skill_tags
+from tools.seed_frame import skill_tags
+from tools.semantic_map import cells_of, ensure_map
 
 logger = logging.getLogger(__name__)
 SETS = ("dataset", "new_items", "seed_set", "reference", "pool")
@@ -89,8 +90,7 @@ def measure_round(store: Store, vectors: VectorStore, collection: str, cfg: Iloo
             score_missing(todo)
     losses = cached_losses(store, base_key, list(hashes.values()), "cond") if base_key else {}
     try:
-        proj = ensure_projection(vectors, collection, cfg.home, cfg.embedding.model,
-                                 cfg.selection.projection_sample, cfg.seed)
+        proj = ensure_map(vectors, collection, cfg.home, cfg.embedding.model, cfg.selection, cfg.seed, store)
         cells = dict(zip(everything, cells_of(store, vectors, collection, proj, everything, cfg.selection.ila_grid)))
     except ProjectionError as exc:  # nothing embedded yet: no map figures this round, the rest still counts
         logger.warning("measure: no map figures this round: %s", exc)

@@ -17,18 +17,16 @@ import numpy as np
 
 from settings import IloopConfig
 from state.cograph import cooccurrence_from_store
-from state.conversations import content_hashes
 from state.dataset import dataset_parts, generated_lineage, seed_rounds
 from state.db import Store
 from state.domains import primary_domains
 from state.stats import collect
 from state.vectors import VectorStore
 from tools import report_plots as plots
-from tools.difficulty import sample_order
 from tools.ledger import build_ledger
 from tools.measure_dataset import dataset_sets
 from tools.powerlaw import fit_degrees
-from tools.seed_frame import ensure_projection
+from tools.semantic_map import ensure_map, place_ids
 
 FIGURES = [("entropy", "spatial entropy"), ("coverage", "coverage (log occupied cells)"), ("tag_share", "tag share"),
            ("depth_mean", "mean depth"), ("difficulty_mean", "mean difficulty (0-4)")]
@@ -38,15 +36,12 @@ MAP_POOL_POINTS = 5000
 
 
 def _xy(store: Store, vectors: VectorStore, collection: str, proj, ids: list[int]) -> np.ndarray:
-    hashes = content_hashes(store, ids)
-    got = vectors.get_vectors(collection, list(hashes.values()))
-    rows = [got[hashes[i]] for i in ids if hashes.get(i) in got]
-    return proj.transform(np.stack(rows)) if rows else np.zeros((0, 2))
+    xy = place_ids(store, vectors, collection, proj, ids)
+    return xy[~np.isnan(xy[:, 0])]
 
 
 def map_figure(store: Store, vectors: VectorStore, collection: str, cfg: IloopConfig, out: Path) -> Path | None:
-    proj = ensure_projection(vectors, collection, cfg.home, cfg.embedding.model, cfg.selection.projection_sample,
-                             cfg.seed)
+    proj = ensure_map(vectors, collection, cfg.home, cfg.embedding.model, cfg.selection, cfg.seed, store)
     seeds, generated = dataset_parts(store)
     lineage, picked = generated_lineage(store), seed_rounds(store)
     sets = dataset_sets(store, 0, cfg.seed, MAP_POOL_POINTS)
@@ -58,8 +53,8 @@ def map_figure(store: Store, vectors: VectorStore, collection: str, cfg: IloopCo
                  for o in ("seed", "evolved", "synthesized")}
     by_round = {r: _xy(store, vectors, collection, proj, [i for i, x in entered.items() if x == r])
                 for r in sorted(set(entered.values()))}
-    title = f"fixed map: PCA fitted once on {proj.fitted_on} instructions ({sum(proj.explained) * 100:.1f}% of " \
-            f"the variance)"
+    title = f"fixed map: {proj.kind.upper()} fitted once on {proj.fitted_on} instructions" + (
+        f" ({sum(proj.explained) * 100:.1f}% of the variance)" if proj.explained else "")
     return plots.semantic_map(_xy(store, vectors, collection, proj, sets["pool"]), by_origin, by_round,
                               out / "map.png", title)
 

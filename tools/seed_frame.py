@@ -21,7 +21,7 @@ from state.losses import cached_losses
 from state.seeds import counts_by_criterion, seed_conversation_ids
 from state.tags import canonical_tags_of, tag_info
 from state.vectors import VectorStore
-from tools.projection import Projection, ProjectionError, projection_path
+from tools.semantic_map import cells_of, ensure_map
 from tools.seeds import SeedFrame, Steering
 
 logger = logging.getLogger(__name__)
@@ -81,62 +81,9 @@ def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key
                      exclude=np.array([i in taken for i in ids], dtype=bool), held=counts_by_criterion(store))
 
 
-def sample_vectors(vectors: VectorStore, collection: str, sample: int, seed: int, page: int = 50_000
-                   ) -> tuple[list[str], np.ndarray]:
-    """A seeded uniform sample of up to ``sample`` stored vectors, so every source is represented by its share:
-    Chroma returns vectors in insertion order, and a plain ``limit`` would fit the plane on the first pool ingested.
-    Positions are drawn first and ids read a page at a time, so memory stays at the sample's size."""
-    col = vectors.collection(collection)
-    n = col.count()
-    pick = np.arange(n) if n <= sample else np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
-    ids: list[str] = []
-    for start in range(0, n, page):
-        want = pick[(pick >= start) & (pick < start + page)] - start
-        if len(want):
-            got = col.get(include=[], limit=page, offset=start)["ids"]
-            ids += [got[k] for k in want if k < len(got)]
-    found = vectors.get_vectors(collection, ids)
-    ids = [i for i in ids if i in found]
-    return ids, (np.stack([found[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32))
-
-
-def ensure_projection(vectors: VectorStore, collection: str, home: Path, model: str, sample: int, seed: int = 0
-                      ) -> Projection:
-    """The fixed 2D map of this home: the stored one, or one fitted now, once, on a seeded sample, and saved. Seed
-    selection (ILA) and the measure step read the same map, so their cells agree."""
-    path = projection_path(home)
-    if path.exists():
-        proj = Projection.load(path)
-        if proj.model != model:
-            raise ProjectionError(f"{path} was fitted on {proj.model} embeddings but embedding.model is {model}; "
-                                  f"move the file away to fit a new plane (the cells of earlier rounds will not be "
-                                  f"comparable)")
-        return proj
-    got, vecs = sample_vectors(vectors, collection, sample, seed)
-    if len(got) < 3:
-        raise ProjectionError("fewer than 3 embedded instructions: run the embed node (iloop run) first")
-    proj = Projection.fit(vecs.astype(np.float32), model)
-    proj.save(path)
-    logger.info("fitted the 2D projection on %d instructions (saved to %s)", proj.fitted_on, path)
-    return proj
-
-
-def cells_of(store: Store, vectors: VectorStore, collection: str, proj: Projection, ids: list[int], grid: int
-             ) -> np.ndarray:
-    """Grid cell of each conversation on the map; -1 where it has no stored vector."""
-    hashes = content_hashes(store, ids)
-    vecs = vectors.get_vectors(collection, list(hashes.values()))
-    cells = np.full(len(ids), -1, dtype=np.int64)
-    have = [k for k, i in enumerate(ids) if hashes.get(i) in vecs]
-    if have:
-        xy = proj.transform(np.stack([vecs[hashes[ids[k]]] for k in have]))
-        cells[have] = proj.cells(xy, grid)
-    return cells
-
-
 def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,
-               grid: int, sample: int, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """ILA cell of every row on the stored map (fitted now if none exists yet)."""
-    proj = ensure_projection(vectors, collection, home, model, sample, seed)
-    cells = cells_of(store, vectors, collection, proj, [int(i) for i in frame.ids], grid)
-    return cells, {"fitted_on": proj.fitted_on, "explained": proj.explained, "grid": grid}
+               selection, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """ILA cell of every row on the home's fixed map (tools/semantic_map.py; fitted now if none exists yet)."""
+    m = ensure_map(vectors, collection, home, model, selection, seed, store)
+    cells = cells_of(store, vectors, collection, m, [int(i) for i in frame.ids], selection.ila_grid)
+    return cells, {"map": m.kind, "fitted_on": m.fitted_on, "explained": m.explained, "grid": selection.ila_grid}

@@ -119,7 +119,7 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
     proj = {}
     if strategy in ("ila", "both"):
         f.cell, proj = grid_cells(store, vectors, conversation_collection(cfg.embedding.model), cfg.home,
-                                  cfg.embedding.model, f, s.ila_grid, s.projection_sample, cfg.seed)
+                                  cfg.embedding.model, f, s, cfg.seed)
         chosen["ila"] = select_ila(f, cuts, steering)
     picks = combine(chosen)
     min_freq, rarest = f.min_tag()

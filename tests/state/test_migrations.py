@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import state.models  # noqa: F401 - registers the tables
 import state.models_diagnosis  # noqa: F401
+import state.models_map  # noqa: F401 - registers map_points
 from state import migrations
 from state.db import Store, make_engine
 

@@ -12,7 +12,8 @@ from state.tags import link_tags, tag_ids
 from tools.formats import content_hash
 from tools.loss_scorer import scorer_from_config
 from tools.instructions import embed_conversations
-from tools.seed_frame import build_frame, grid_cells, sample_vectors
+from tools.seed_frame import build_frame, grid_cells
+from tools.semantic_map import sample_vectors
 from tools.seeds import depth
 from tools.select_seeds import select_round
 
@@ -127,11 +128,11 @@ def test_ila_uses_one_stored_projection(res):
     # cell gives one seed before any gives a second, and within a cell the deepest go first
     res.config.selection.ila_grid, res.config.selection.ila_budget = 3, 10
     first = run(res, 1, strategy="ila")
-    path = res.config.home / "projection.json"
+    path = res.config.home / "map-tsne.pkl"  # the default map
     assert path.exists() and first["by_criterion"]["ila"] == first["seeds_new"] == 10
     f = build_frame(res.store, scorer_from_config(res.config, res.assets).key)  # the losses round 1 cached
-    cells, _ = grid_cells(res.store, res.vectors, res.conversations, res.config.home, res.config.embedding.model, f, 3,
-                          100)
+    cells, _ = grid_cells(res.store, res.vectors, res.conversations, res.config.home, res.config.embedding.model, f,
+                          res.config.selection)
     d = depth(f)
     row = {int(i): k for k, i in enumerate(f.ids)}
     seeds = seeds_by_round(res)[1]
@@ -175,6 +176,11 @@ def test_projection_sample_is_seeded_and_spans_sources_ingested_in_order(res):
         [f"a{k:03d}" for k in range(300)] + [f"b{k:03d}" for k in range(300)])  # a small store is taken whole
     # the stored plane is fitted on that sample: centred between the two sources, not on the first one (+5)
     from tools.projection import Projection, projection_path
-    grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), 10, 200, 7)
+    from tools.tsne_map import TsneMap, tsne_path
+    pca = res.config.selection.model_copy(update={"map_method": "pca", "projection_sample": 200, "ila_grid": 10})
+    grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), pca, 7)
     proj = Projection.load(projection_path(res.config.home))
     assert proj.fitted_on == 200 and abs(np.mean(proj.mean)) < 1.0, proj.mean
+    tsne = res.config.selection.model_copy(update={"map_sample": 150})
+    grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), tsne, 7)
+    assert TsneMap.load(tsne_path(res.config.home)).fitted_on == 150
