@@ -83,9 +83,11 @@ def add_conversations(store: Store, items: list[NewConversation]) -> dict[str, i
     return existing_hashes(store, [it.content_hash for it in fresh])
 
 
-def count(store: Store) -> int:
+def count(store: Store, where=None) -> int:
+    """Stored conversations (those meeting ``where``, a condition as ``pages`` takes, when given)."""
+    q = sa.select(sa.func.count()).select_from(Conversation.__table__)
     with store.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(Conversation.__table__)).scalar() or 0
+        return conn.execute(q if where is None else q.where(where)).scalar() or 0
 
 
 def has_conversations(store: Store) -> bool:

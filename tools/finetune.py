@@ -119,8 +119,10 @@ def train_lora(scorer: LossScorer, conversations: list[list[dict]], settings, se
         logger.warning("finetune.steps=%d cuts training short of %d epoch(s) over %d conversations; M_FT will not "
                        "see all of them (shrink finetune.per_domain instead)", settings.steps, settings.epochs,
                        len(encoded))
+    from tqdm import tqdm
+
     losses, start = [], time.perf_counter()
-    for step, rows in enumerate(plan):
+    for step, rows in enumerate(tqdm(plan, desc="finetune", unit="step", mininterval=2, leave=False)):
         batch = [encoded[k] for k in rows]
         ids, attn, scored = pad_batch(batch, scorer.tokenizer.pad_token_id)
         labels = ids.masked_fill(~scored, -100)

@@ -212,8 +212,16 @@ class LLM:
         parsers = parse if isinstance(parse, list) else [parse] * len(batch)
         if len(parsers) != len(batch):
             raise ValueError(f"{len(parsers)} parsers for {len(batch)} prompts")
-        return list(await asyncio.gather(*(self._one(role, m, p, json_mode, sem, max_tokens, task)
-                                           for m, p in zip(batch, parsers))))
+        from tqdm import tqdm
+
+        # every LLM-bound stage shows its calls with an ETA (stderr; gone when done, so stages keep their own lines)
+        with tqdm(total=len(batch), desc=task or role, unit="call", leave=False, mininterval=2,
+                  disable=len(batch) < 3) as bar:
+            async def one(m, p):
+                result = await self._one(role, m, p, json_mode, sem, max_tokens, task)
+                bar.update(1)
+                return result
+            return list(await asyncio.gather(*(one(m, p) for m, p in zip(batch, parsers))))
 
     def chat_many(self, role: str, batch: list[Messages],
                   parse: Callable[[str], T] | list[Callable[[str], T]] | None = None,

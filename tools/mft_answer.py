@@ -70,7 +70,10 @@ class MFTAnswerer:
         prompts = [self._prompt_ids(q) for q in queries]
         order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
         out: list[Answer | None] = [None] * len(prompts)
+        from tqdm import tqdm
+
         generated, start = 0, time.perf_counter()
+        bar = tqdm(total=len(order), desc="M_FT answers", unit="answer", mininterval=2, leave=False)
         for b in range(0, len(order), self.settings.answer_batch):
             idx = order[b:b + self.settings.answer_batch]
             width = max(len(prompts[k]) for k in idx)
@@ -85,6 +88,8 @@ class MFTAnswerer:
                 body = new if end is None else new[:end]
                 generated += len(body)
                 out[k] = Answer(tok.decode(body, skip_special_tokens=True).strip(), len(body), end is None)
+            bar.update(len(idx))
+        bar.close()
         self.seconds = time.perf_counter() - start
         self.tokens_per_s = generated / self.seconds if self.seconds > 0 else 0.0
         return out  # type: ignore[return-value]
