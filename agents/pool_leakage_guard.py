@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agents.resources import resources
 from agents.state import IloopState
-from tools.leakage_guard import check_pool
+from tools.leakage_rounds import check_pool
 
 
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def synthesize(limit: Optional[int] = typer.Option(None, help="Most items to ask
     tag_new)."""
     from state import diagnosis, ledger, syntheses
     from tools.leakage import BenchFileError
-    from tools.leakage_guard import check_candidates
+    from tools.leakage_rounds import check_candidates
     from tools.synthesize import synthesize_round
     from tools.tag_conversations import tag_generated
 

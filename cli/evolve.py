@@ -18,7 +18,7 @@ def evolve(limit: Optional[int] = typer.Option(None, help="Seeds to evolve now (
     them (the graph's evolver -> leakage_guard -> tag_new steps, outside the loop: decisions carry round 0)."""
     from tools.evolve_seeds import evolve_pending
     from tools.leakage import BenchFileError
-    from tools.leakage_guard import check_candidates
+    from tools.leakage_rounds import check_candidates
     from tools.tag_conversations import tag_generated
 
     res = resources()
@@ -47,7 +47,7 @@ def leakage(bench: List[Path] = typer.Option([], "--bench", help="Extra benchmar
             as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
     """Check the stored conversations (and staged candidates) against the benchmark prompts; remove leaks."""
     from tools.leakage import BenchFileError
-    from tools.leakage_guard import check_candidates, check_pool
+    from tools.leakage_rounds import check_candidates, check_pool
 
     res = resources()
     files = [str(b) for b in bench]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from agents.resources import Resources
 from tools.diagnose import diagnose_round
 from tools.importer import Importer
-from tools.leakage_guard import check_candidates
+from tools.leakage_rounds import check_candidates
 from tools.ledger import build_ledger
 from tools.synthesize import synthesize_round
 

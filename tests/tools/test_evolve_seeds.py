@@ -11,7 +11,7 @@ from tests.conftest import chat, write_jsonl
 from tests.fakes import ScriptedOpenAI
 from tools.evolve_seeds import evolve_pending, operation_weights
 from tools.importer import Importer
-from tools.leakage_guard import check_candidates
+from tools.leakage_rounds import check_candidates
 
 # seed instruction -> what the evolver model writes for it
 EVOLVED = {

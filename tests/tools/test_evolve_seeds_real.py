@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from agents.resources import Resources
 from tools.evolve_seeds import evolve_pending
 from tools.importer import Importer
-from tools.leakage_guard import check_candidates
+from tools.leakage_rounds import check_candidates
 
 pytestmark = pytest.mark.llm
 

@@ -11,7 +11,7 @@ from tests.fakes import ScriptedOpenAI
 from tools.formats import content_hash
 from tools.importer import Importer
 from tools.instructions import embed_conversations
-from tools.leakage_guard import check_candidates, check_pool
+from tools.leakage_rounds import check_candidates, check_pool
 
 PLANTED = {
     "Write a C++ program to find the nth Fibonacci number using recursion.": "mt-bench",  # exact, turn 1
