@@ -85,10 +85,12 @@ class SelectionSettings(BaseModel):
     ila_budget: int = Field(0, ge=0, description="ILA seeds in total (over all rounds); 0 = scaled: the paper's "
                             "1.2M of 7M (17%) of the candidates.")
     near_misses: int = Field(10, ge=0, description="Near misses per criterion recorded as decisions.")
-    map_method: Literal["tsne", "pca"] = Field("tsne", description="The fixed 2D semantic map that ILA's grid and "
-                                               "the measure step's figures use: t-SNE (openTSNE, placing later "
-                                               "points with transform) or PCA. Fitted once per home; switching "
-                                               "fits the other and makes later figures incomparable with earlier.")
+    map_method: Literal["tsne", "pca"] | None = Field(None, description="The fixed 2D semantic map that ILA's grid "
+                                                      "and the measure step's figures use: t-SNE (openTSNE, "
+                                                      "placing later points with transform) or PCA. None = the map "
+                                                      "this home already has, else t-SNE. Fitted once per home; "
+                                                      "switching fits the other, and the stop rule then compares "
+                                                      "the next round with the reference, not the round before.")
     map_sample: int = Field(20_000, ge=100, description="Embedded instructions the t-SNE map is fitted on (a "
                             "seeded sample across every source; about 1 min per 10,000 on 2 cores).")
     projection_sample: int = Field(200_000, ge=100, description="Most embedded instructions the PCA map is "

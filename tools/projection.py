@@ -32,10 +32,11 @@ class Projection:
     explained: list[float]
     created: str
     kind: str = "pca"
+    fingerprint: str = ""  # of the fitted sample and the seed (tools/semantic_map.py): the same fit, the same id
 
     @property
     def map_id(self) -> str:
-        return f"pca:{self.model}:{self.fitted_on}:{self.created}"
+        return f"pca:{self.model}:{self.fitted_on}:{self.fingerprint or self.created}"
 
     @classmethod
     def fit(cls, vectors: np.ndarray, model: str) -> "Projection":

@@ -3,6 +3,7 @@ every point is placed on it once and its place cached in SQL (state/map_points.p
 step and the report see the same plane in every round, and no point is placed twice."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -38,11 +39,17 @@ def sample_vectors(vectors: VectorStore, collection: str, sample: int, seed: int
     return ids, (np.stack([found[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32))
 
 
+def home_map_kind(home: Path) -> str | None:
+    """The kind of map this home was fitted with ('tsne' first when both exist), None before any."""
+    return "tsne" if tsne_path(home).exists() else "pca" if projection_path(home).exists() else None
+
+
 def ensure_map(vectors: VectorStore, collection: str, home: Path, model: str, selection, seed: int = 0,
                store: Store | None = None):
-    """The stored map of ``selection.map_method``, or one fitted now on a seeded sample and saved. With ``store``,
+    """The stored map of ``selection.map_method`` (unset: the home's own, else t-SNE), or one fitted now on a seeded
+    sample and saved. With ``store``,
     a fresh t-SNE map's fitted points are cached as placed (their fitted positions are their places)."""
-    method = selection.map_method
+    method = selection.map_method or home_map_kind(home) or "tsne"
     path = tsne_path(home) if method == "tsne" else projection_path(home)
     if path.exists():
         m = TsneMap.load(path) if method == "tsne" else Projection.load(path)
@@ -57,9 +64,11 @@ def ensure_map(vectors: VectorStore, collection: str, home: Path, model: str, se
         raise ProjectionError(f"only {len(got)} embedded instructions: run the embed node (iloop run) first")
     logger.info("fitting the %s map on %d instructions (once for this home)", method, len(got))
     m = TsneMap.fit(vecs, model, seed) if method == "tsne" else Projection.fit(vecs.astype(np.float32), model)
-    m.save(path)
-    if store is not None and method == "tsne":
+    # the id names what was fitted, not when: a fit repeated after a crash on the same sample is the same map
+    m.fingerprint = hashlib.sha256(f"{method}:{seed}:{','.join(sorted(got))}".encode()).hexdigest()[:16]
+    if store is not None and method == "tsne":  # cached before the map is saved: a crash between fits anew
         map_points.add(store, m.map_id, got, np.asarray(m.embedding))
+    m.save(path)
     logger.info("fitted the %s map on %d instructions (saved to %s)", method, m.fitted_on, path)
     return m
 

@@ -33,10 +33,11 @@ class TsneMap:
     embedding: Any = field(repr=False)  # openTSNE.TSNEEmbedding
     kind: str = "tsne"
     explained: list[float] = field(default_factory=list)  # PCA's figure; t-SNE has none
+    fingerprint: str = ""  # of the fitted sample and the seed (tools/semantic_map.py): the same fit, the same id
 
     @property
     def map_id(self) -> str:
-        return f"tsne:{self.model}:{self.fitted_on}:{self.created}"
+        return f"tsne:{self.model}:{self.fitted_on}:{self.fingerprint or self.created}"
 
     @classmethod
     def fit(cls, vectors: np.ndarray, model: str, seed: int = 0, n_jobs: int = 2) -> "TsneMap":
@@ -51,6 +52,10 @@ class TsneMap:
         perplexity = min(PERPLEXITY, (len(x) - 1) / 3.0)
         emb = TSNE(n_components=2, perplexity=perplexity, metric="cosine", n_jobs=n_jobs, random_state=seed,
                    verbose=False).fit(x)
+        # openTSNE's transform() first re-centres the fitted embedding, in place, on its bounding box's centre; the
+        # fit leaves it centred on its mean. Centred here once, the fitted places, the bounds and every later
+        # placement share one frame (transform's re-centring is then a no-op).
+        emb -= (np.max(emb, axis=0) + np.min(emb, axis=0)) / 2
         xy = np.asarray(emb)
         lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
         return cls(model, [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])], len(x),

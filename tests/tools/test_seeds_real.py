@@ -61,8 +61,10 @@ def test_ila_against_random_and_top_loss_on_a_real_pool(res, tmp_path):
     f = SeedFrame(ids=np.array(ids), base_loss=loss, tag_ptr=np.arange(0, 2 * n + 1, 2),
                   tag_idx=np.zeros(2 * n, dtype=np.int64), tag_freq=np.array([n]), tag_names=["t"],
                   domain=np.full(n, -1), domain_names=[])
+    # the PCA map: the figures in docs/seeds.md section 5 were measured on it
+    pca = res.config.selection.model_copy(update={"map_method": "pca", "ila_grid": GRID})
     f.cell, _ = grid_cells(res.store, res.vectors, res.conversations, res.config.home, res.config.embedding.model,
-                           f, GRID, 200_000, res.config.seed)
+                           f, pca, res.config.seed)
     assert (res.config.home / "projection.json").exists() and (f.cell >= 0).all()
     hashes = content_hashes(res.store, ids)
     stored = res.vectors.get_vectors(res.conversations, [hashes[i] for i in ids])

@@ -17,13 +17,14 @@ def clusters(n=60, d=16, seed=0):
 def test_fit_save_load_and_place_new_points_near_their_cluster(tmp_path):
     x, centres = clusters()
     m = TsneMap.fit(x, "synthetic", seed=1)
+    fitted = np.asarray(m.embedding).copy()  # before any transform: the frame the fitted places are cached in
     assert m.fitted_on == 60 and m.perplexity == pytest.approx(59 / 3) and m.kind == "tsne"
     m.save(tmp_path / "m.pkl")
     again = TsneMap.load(tmp_path / "m.pkl")
     new = (centres + np.random.default_rng(5).normal(size=centres.shape) * 0.5).astype(np.float32)
     a, b = m.transform(new), again.transform(new)
     assert np.allclose(a, b)  # deterministic, and the same after a reload
-    fitted = np.asarray(m.embedding)
+    assert np.allclose(np.asarray(m.embedding), fitted)  # placing points did not move the fitted ones
     for k in range(3):  # each new point lands among the fitted points of its own cluster
         own = fitted[k * 20:(k + 1) * 20].mean(axis=0)
         others = [fitted[j * 20:(j + 1) * 20].mean(axis=0) for j in range(3) if j != k]
