@@ -10,6 +10,7 @@ from agents.resources import resources
 from agents.state import IloopState
 from state import decisions, metrics as metric_repo, rounds
 from state.decisions import Action, Node
+from state.leaks import removed_in_round
 from state.llm_calls import tokens_of_round
 from state.stats import collect
 from tools.dataset_figures import COVERAGE_FIGURES, DEPTH_FIGURES, growth
@@ -52,15 +53,21 @@ def dataset_history(metrics: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def figure_growth(now: dict[str, float], history: list[dict[str, float]]) -> dict[str, float]:
-    """Growth of the dataset's coverage and depth figures over the previous round; round 1 (no previous round in
-    this thread) is compared with the random reference of the same size measured now: the pool before the loop
-    chose anything, not zero."""
-    current = {n: now[f"dataset_{n}"] for n in COVERAGE_FIGURES + DEPTH_FIGURES if f"dataset_{n}" in now}
+def figure_growth(now: dict[str, float], history: list[dict[str, Any]], map_id: str = "") -> dict[str, float]:
+    """Growth of the dataset's coverage and depth figures over the previous round. Round 1 (no previous round in
+    this thread), or a round on another map than the one before, is compared with the random reference of the same
+    size measured now (the pool before the loop chose anything, not zero): the dataset itself, or its subsample of
+    the reference's size when the tagged pool is smaller than the dataset."""
+    names = COVERAGE_FIGURES + DEPTH_FIGURES
+    current = {n: now[f"dataset_{n}"] for n in names if f"dataset_{n}" in now}
     prev = history[-1] if history else {}
-    before = {n: prev[f"dataset_{n}"] for n in current if f"dataset_{n}" in prev} if prev else \
-        {n: now[f"reference_{n}"] for n in current if f"reference_{n}" in now}
-    return growth(current, before, COVERAGE_FIGURES + DEPTH_FIGURES)
+    if prev and prev.get("map_id", map_id) == map_id:
+        before = {n: prev[f"dataset_{n}"] for n in current if f"dataset_{n}" in prev}
+    else:
+        if "matched_dataset_size" in now:
+            current = {n: now[f"matched_dataset_{n}"] for n in names if f"matched_dataset_{n}" in now}
+        before = {n: now[f"reference_{n}"] for n in current if f"reference_{n}" in now}
+    return growth(current, before, names)
 
 
 def stop_rule(rounds_done: int, growths: list[dict[str, float]], tokens: int, cfg) -> tuple[str, str]:
@@ -70,8 +77,11 @@ def stop_rule(rounds_done: int, growths: list[dict[str, float]], tokens: int, cf
     m = cfg.measure
     if cfg.max_tokens and tokens >= cfg.max_tokens:
         return "token_budget", f"{tokens} tokens spent >= max_tokens {cfg.max_tokens}"
+    # every figure the settings measure must be there and flat: a figure missing on either side (nothing scored,
+    # every rating rejected, no map) is not a plateau
+    required = set(COVERAGE_FIGURES + DEPTH_FIGURES) - (set() if m.difficulty_sample else {"difficulty_mean"})
     last = growths[-m.patience:]
-    if len(last) == m.patience and all(g and max(g.values()) < m.min_growth for g in last):
+    if len(last) == m.patience and all(required <= set(g) and max(g.values()) < m.min_growth for g in last):
         figures = "; ".join(", ".join(f"{n} {v:+.4f}" for n, v in sorted(g.items())) for g in last)
         return "plateau", f"every coverage and depth figure grew by less than {m.min_growth} in the last " \
                           f"{m.patience} round(s): {figures}"
@@ -90,12 +100,13 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     metrics.update((state.get("seeds") or {}).get("metrics") or {})
     for part in ("evolution", "diagnosis", "synthesis"):
         metrics.update((state.get(part) or {}).get("metrics") or {})
-    metrics.update(measure_with_models(res.store, res.vectors, res.conversations, res.assets, cfg, round_))
+    figures, map_id = measure_with_models(res.store, res.vectors, res.conversations, res.assets, cfg, round_)
+    metrics.update(figures)
     tokens = tokens_of_round(res.store, round_)
     metrics["tokens_round"] = tokens
-    metrics["tagged_round"] = state.get("tagged", 0)  # the tagger's load, which `iloop plan` rates
+    metrics["leaks_removed_round"] = removed_in_round(res.store, round_)
     history = state.get("history") or []
-    growths = figure_growth(metrics, history)
+    growths = figure_growth(metrics, history, map_id)
     metrics.update({f"growth_{n}": v for n, v in growths.items()})
     spent = (state.get("tokens") or 0) + tokens
     reason, why = stop_rule(state.get("round", 0), [h.get("growth_figures") or {} for h in history] + [growths],
@@ -104,10 +115,11 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     decisions.record_one(res.store, round_, Node.MEASURE, f"round:{round_}", Action.STOP if reason else
                          Action.CONTINUE, why or "coverage or depth still grows", {
                              "stop_reason": reason, "growth": growths, "tokens_spent": spent,
-                             "figures": dataset_history(metrics)})
+                             "figures": dataset_history(metrics)}, replaces=(Action.STOP, Action.CONTINUE))
     rounds.finish_round(res.store, round_, "done", {"metrics": metrics})
     entry = {"round": round_, "conversations_total": metrics["conversations_total"],
              "tags_canonical": metrics["tags_canonical"], "tokens": tokens, "growth_figures": growths,
+             "map_id": map_id,
              **dataset_history(metrics)}
     return {"metrics": metrics, "history": [entry], "stop_reason": reason, "tokens": tokens}
 

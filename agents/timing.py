@@ -1,5 +1,7 @@
-"""Wall time of every node, as the metric ``node_seconds_<node>`` of the round it ran in: what `iloop plan` reads
-to estimate the next rounds, and what a user reads to see where a round's hours went."""
+"""Wall time and LLM tokens of every node, as the metrics ``node_seconds_<node>`` and ``node_tokens_<node>`` of the
+round it ran in: what `iloop plan` reads to estimate the next rounds, and what a user reads to see where a round's
+hours and tokens went. Tokens are the round's token usage before and after the node (nodes run one at a time);
+like token_usage they count what was spent, so a node re-run after a crash counts only its re-run's calls."""
 from __future__ import annotations
 
 import functools
@@ -10,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agents.resources import resources
 from agents.state import IloopState
+from state.llm_calls import tokens_of_round
 from state.metrics import record_metrics
 
 NodeFn = Callable[[IloopState, RunnableConfig], dict[str, Any]]
@@ -19,10 +22,14 @@ def timed(name: str, fn: NodeFn) -> NodeFn:
     """``fn`` with its wall time recorded (a node re-run after a crash replaces its first run's figure)."""
     @functools.wraps(fn)
     def run(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
+        store, before_round = resources(config).store, state.get("db_round", 0)
+        tokens_before = tokens_of_round(store, before_round) if before_round else 0
         start = time.perf_counter()
         out = fn(state, config)
-        round_ = (out or {}).get("db_round") or state.get("db_round", 0)
+        round_ = (out or {}).get("db_round") or before_round
         if round_:
-            record_metrics(resources(config).store, round_, {f"node_seconds_{name}": time.perf_counter() - start})
+            spent = tokens_of_round(store, round_) - (tokens_before if round_ == before_round else 0)
+            record_metrics(store, round_, {f"node_seconds_{name}": time.perf_counter() - start,
+                                           f"node_tokens_{name}": spent})
         return out
     return run

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from state.db import Store
-from state.models import Conversation, Seed
+from state.models import Conversation, ConversationTag, Seed
+from state.models_diagnosis import DiagnosisItem
 
 GENERATED = ("evolved", "synthesized")
 
@@ -59,8 +60,21 @@ def seed_rounds(store: Store) -> dict[int, int]:
         return dict(conn.execute(sa.select(s.c.conversation_id, s.c.round).where(s.c.status != "held_out")).all())
 
 
-def pool_ids(store: Store) -> list[int]:
-    """Sorted ids of the pool's conversations (origin pool), the population the random reference is drawn from."""
-    c = Conversation.__table__
+# A fixed pseudo-random order of conversation ids, computed in SQL (Knuth's multiplicative hash modulo a prime):
+# a seeded sample of a 7M pool without reading its ids into Python. An id's key never changes, so a sample drawn
+# again from a grown pool changes only where new ids fall among the smallest keys.
+_MULT, _MOD = 2654435761, 4294967291
+
+
+def pool_sample(store: Store, n: int, seed: int, tagged_only: bool) -> list[int]:
+    """Sorted ids of up to ``n`` pool conversations (origin pool, no diagnosis item), the first ``n`` of the fixed
+    seeded order; ``tagged_only``: only those with tags (the candidates the seed selector chooses from)."""
+    if n <= 0:
+        return []
+    c, ct, di = Conversation.__table__, ConversationTag.__table__, DiagnosisItem.__table__
+    q = sa.select(c.c.id).where(c.c.origin == "pool", c.c.id.not_in(sa.select(di.c.conversation_id)))
+    if tagged_only:
+        q = q.where(sa.exists().where(ct.c.conversation_id == c.c.id))
+    q = q.order_by((c.c.id * _MULT + abs(int(seed))) % _MOD, c.c.id).limit(n)
     with store.engine.connect() as conn:
-        return sorted(conn.execute(sa.select(c.c.id).where(c.c.origin == "pool")).scalars())
+        return sorted(conn.execute(q).scalars())

@@ -30,11 +30,13 @@ class LeakRow:
     candidate_id: int | None = None
 
 
-def add_leaks(store: Store, rows: list[LeakRow]) -> None:
+def add_leaks(store: Store, rows: list[LeakRow], conn: sa.Connection | None = None) -> None:
+    """Store leak rows (in the caller's transaction when ``conn`` is given)."""
+    if rows and conn is None:
+        with store.engine.begin() as own:
+            return add_leaks(store, rows, own)
     if rows:
-        now = utcnow()
-        with store.engine.begin() as conn:
-            conn.execute(sa.insert(Leak.__table__), [asdict(r) | {"created_at": now} for r in rows])
+        conn.execute(sa.insert(Leak.__table__), [asdict(r) | {"created_at": utcnow()} for r in rows])
 
 
 def recorded(store: Store, round_: int, conversation_ids: list[int], candidate_ids: list[int]) -> tuple[set, set]:
@@ -94,3 +96,10 @@ def recent(store: Store, limit: int = 200) -> list[dict[str, Any]]:
                   lk.c.bench_text).order_by(lk.c.id.desc()).limit(limit)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def removed_in_round(store: Store, round_: int) -> int:
+    """Items removed as benchmark leaks in one round (pool conversations and refused candidates)."""
+    lk = Leak.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(lk).where(lk.c.round == round_)).scalar() or 0

@@ -53,12 +53,13 @@ def tag_figures(store: Store) -> dict[str, Any]:
             "canonical_by_lang": {lang: n for (lang, st), n in sorted(by.items()) if st == "canonical"}}
 
 
-MEASURED_SETS = ("dataset", "new_items", "seed_set", "reference", "pool")  # tools/measure_dataset.SETS
+MEASURED_SETS = ("dataset", "new_items", "seed_set", "reference", "pool", "matched_dataset")  # measure_dataset.SETS
 
 
 def measure_figures(store: Store) -> dict[str, Any]:
     """The measure step's per-round figures, by set, with the growth the stop rule read and the last decision."""
-    rows = metrics.by_round(store, tuple(f"{s}_" for s in MEASURED_SETS) + ("growth_", "generation_", "tokens_round"))
+    rows = metrics.by_round(store, tuple(f"{s}_" for s in MEASURED_SETS) + (
+        "growth_", "generation_", "tokens_round", "leaks_removed_round", "node_seconds_", "node_tokens_"))
     out = []
     for r, vals in rows.items():
         entry: dict[str, Any] = {"round": r}
@@ -67,6 +68,10 @@ def measure_figures(store: Store) -> dict[str, Any]:
         entry["growth"] = {k[len("growth_"):]: v for k, v in vals.items() if k.startswith("growth_")}
         entry["generation"] = {k[len("generation_"):]: v for k, v in vals.items() if k.startswith("generation_")}
         entry["tokens"] = vals.get("tokens_round", 0.0)
+        entry["leaks_removed"] = vals.get("leaks_removed_round", 0.0)
+        nodes = [k[len("node_seconds_"):] for k in vals if k.startswith("node_seconds_")]
+        entry["nodes"] = {n: {"seconds": vals[f"node_seconds_{n}"], "tokens": vals.get(f"node_tokens_{n}", 0.0)}
+                          for n in nodes}
         out.append(entry)
     last = decisions.recent(store, Node.MEASURE.value, limit=1)
     if last:

@@ -79,12 +79,14 @@ def set_figures(a: SetArrays, n_canonical: int) -> dict[str, float]:
     scored = d[~np.isnan(d)]
     tags = {t for ts in a.tags for t in ts}
     domains = Counter(x for x in a.domains if x)
-    out = {"size": float(len(a.cells)), "mapped": float(len(mapped)), "entropy": spatial_entropy(mapped),
-           "occupied_cells": float(occupied), "coverage": math.log(occupied) if occupied else 0.0,
+    out = {"size": float(len(a.cells)), "mapped": float(len(mapped)),
            "depth_scored": len(scored) / len(d) if len(d) else 0.0,
            "tag_share": len(tags) / n_canonical if n_canonical else 0.0,
            "tags_covered": float(len(tags)), "domains_covered": float(len(domains)),
            "domain_entropy": _entropy(domains), "vendi": vendi_score(a.vectors)}
+    if len(mapped):  # no map figures for a set nothing of which is on the map: absent, not 0
+        out.update(entropy=spatial_entropy(mapped), occupied_cells=float(occupied),
+                   coverage=math.log(occupied) if occupied else 0.0)
     if len(scored):
         q = np.quantile(scored, [0.1, 0.5, 0.9])
         out.update(depth_mean=float(scored.mean()), depth_p10=float(q[0]),

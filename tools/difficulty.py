@@ -1,8 +1,9 @@
 """LLM difficulty of a query on Magpie's five-step scale (very easy = 0 .. very hard = 4), by the judge role.
 
-The measure step rates a seeded sample of each set it measures. The sample is the first items of a fixed order (a
-hash of the global seed and the content hash), so a set that grows keeps its earlier items in the sample and the
-LLM cache answers them again at no cost; the figure moves because the set changed, not because the sample did.
+The measure step rates a seeded sample of each set it measures: the items with the smallest keys of a fixed hash
+(the global seed and the content hash). An item's key never changes, so the sample changes only where the set
+did (a new item with a smaller key takes the place of the largest one), and the items rated before are answered
+by the LLM cache at no cost.
 """
 from __future__ import annotations
 

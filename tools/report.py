@@ -93,6 +93,10 @@ def write_report(store: Store, vectors: VectorStore, collection: str, cfg: Iloop
         parts.append(_table([[r["round"], r["dataset"].get("size"), r["new_items"].get("size", 0.0),
                               r["generation"].get("max", 0.0), r["tokens"]] for r in rounds],
                             ["round", "dataset size", "new items", "deepest generation", "tokens"]))
+        nodes = last.get("nodes", {})
+        parts.append(f"<h3>Round {last['round']} by node</h3>" + _table(
+            [[n, v["seconds"], v["tokens"]] for n, v in sorted(nodes.items(), key=lambda x: -x[1]["seconds"])],
+            ["node", "seconds", "LLM tokens"]))
     else:
         parts.append("<p>No round has been measured yet: run <code>iloop run</code>.</p>")
     try:

@@ -53,12 +53,14 @@ def test_loop_ingests_guards_tags_selects_evolves_then_plateaus(llm_res, tmp_pat
     from state.stats import collect
     measured = collect(res.store)["measure"]
     assert [r["round"] for r in measured["rounds"]] == [1, 2] and measured["rounds"][1]["dataset"]["size"] == 2
+    nodes = measured["rounds"][0]["nodes"]  # every node timed; the tagger's LLM calls counted under it
+    assert len(nodes) == 15 and nodes["tagger"]["tokens"] > 0 and nodes["embed"]["tokens"] == 0
     assert measured["last_decision"]["action"] == "stop" and "0.01" in measured["last_decision"]["reason"]
     # the report reads the same figures: the comparison table and every plot
     from tools.report import write_report
     page = write_report(res.store, res.vectors, res.conversations, res.config, tmp_path / "report")
     text = page.read_text()
-    assert "random reference" in text and "<b>stop</b>" in text
+    assert "random reference" in text and "<b>stop</b>" in text and "by node" in text
     for png in ("rounds", "map", "domains", "degrees", "counts"):
         assert (tmp_path / "report" / f"{png}.png").stat().st_size > 5000 and f"{png}.png" in text
     assert m["conversations_total"] == 25 and m["embedded_total"] == 25 and m["conversations_tagged"] == 25
