@@ -17,7 +17,8 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     thread_id = str((config.get("configurable") or {}).get("thread_id", "default"))
     index = state.get("round", 0) + 1
     number, reopened = rounds.open_round(res.store, thread_id, index)
-    if not reopened:
+    # reopened after a crash: the start decision is written unless the killed run got to write it
+    if not reopened or not decisions.round_items(res.store, number, Node.BEGIN_ROUND, (Action.START,), "thread:"):
         decisions.record_one(res.store, number, Node.BEGIN_ROUND, f"thread:{thread_id}", Action.START,
                              f"round {index} of this thread", {"db_round": number})
     return {"round": 1, "db_round": number, "new_conversations": 0, "embedded": 0, "evolution": {},

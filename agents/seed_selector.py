@@ -15,11 +15,10 @@ from tools.select_seeds import select_round
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     summary = select_round(res.store, res.vectors, res.assets, res.config, state.get("db_round", 0))
-    # scored_new against the last round's total, not this call's count: a node re-run after a crash finds its
-    # first run's losses cached and scores nothing, yet the round scored them
-    before = ((state.get("seeds") or {}).get("metrics") or {}).get("scored_total", 0)
+    # the scoring figures come from the round's selection decision: a re-run after a crash reports what the first
+    # run scored, not its own empty pass over the cache
     metrics = {"seeds_new": summary["seeds_new"], "seeds_total": summary["already_seeds"] + summary["seeds_new"],
-               "scored_new": summary["scoring"]["scored_total"] - before,
+               "scored_new": summary["scoring"]["scored_new"],
                "scored_total": summary["scoring"]["scored_total"],
                "seed_cells_covered": summary["cells_covered"]}
     metrics.update({f"seeds_{c}": n for c, n in summary["by_criterion"].items()})

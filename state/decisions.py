@@ -57,6 +57,7 @@ class Action(str, Enum):
     REJECT_EVOLUTION = "reject_evolution"
     STOP = "stop"
     CONTINUE = "continue"  # measure: coverage or depth still grows, another round runs
+    SCORE = "score"  # measure: the dataset and reference items it scores this round (kept for a re-run)
     INTERRUPT = "interrupt"  # a round left running by a killed process
     ADD_DOMAIN = "add_domain"  # a re-induced domain that matches no existing one
     MERGE_DOMAINS = "merge_domains"  # several existing domains fell into one re-induced domain
@@ -106,14 +107,16 @@ def record(store: Store, rows: list[DecisionRow], conn: sa.Connection | None = N
 
 
 def record_one(store: Store, round_: int, node: Node, subject: str, action: Action, reason: str = "",
-               evidence: dict[str, Any] | None = None) -> None:
-    """One decision. A round's summary (subject ``round:<n>``) is one row per node and action: written again, as a
-    node re-run after a crash writes it, it replaces the earlier row in the same transaction."""
+               evidence: dict[str, Any] | None = None, replaces: tuple[Action, ...] = ()) -> None:
+    """One decision. A loop round's summary (subject ``round:<n>...``) is one row per node and action: written again,
+    as a node re-run after a crash writes it, it replaces the earlier row in the same transaction (and rows of the
+    ``replaces`` actions: a re-run may decide otherwise). Round 0 is the stage commands' shared one: each of their
+    summaries is kept."""
     with store.engine.begin() as conn:
-        if subject.startswith("round:"):
+        if round_ > 0 and subject.startswith("round:"):
             d = Decision.__table__
             conn.execute(sa.delete(d).where(d.c.round == round_, d.c.node == node.value, d.c.subject == subject,
-                                            d.c.action == action.value))
+                                            d.c.action.in_([a.value for a in (action, *replaces)])))
         record(store, [DecisionRow(round_, node, subject, action, reason, evidence or {})], conn)
 
 

@@ -48,3 +48,12 @@ def losses_of_model(store: Store, key: str, kind: str = "cond") -> list[float]:
 def counts_by_model(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return group_counts(conn, LossScore.__table__.c.model_key)
+
+
+def scored_since(store: Store, key: str, since, kind: str = "cond") -> int:
+    """Losses of one scorer cached at or after ``since`` (a round's start): what the round scored, however many
+    processes it took."""
+    t = LossScore.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.model_key == key, t.c.kind == kind, t.c.created_at >= since)).scalar() or 0

@@ -115,3 +115,10 @@ def all_rounds(store: Store) -> list[dict[str, Any]]:
     t = Round.__table__
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(t).order_by(t.c.number)).mappings()]
+
+
+def started_at(store: Store, number: int):
+    """When a round was opened (None for an unknown round)."""
+    t = Round.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(t.c.started_at).where(t.c.number == number)).scalar()

@@ -55,10 +55,13 @@ def counts_by_criterion(store: Store) -> dict[str, int]:
     return dict(by)
 
 
-def pending(store: Store, limit: int = 0) -> list[tuple[int, int, int]]:
-    """(seed id, conversation id, attempts) of seeds still waiting for evolution, oldest first; 0 = all."""
+def pending(store: Store, limit: int = 0, exclude: set[int] = frozenset()) -> list[tuple[int, int, int]]:
+    """(seed id, conversation id, attempts) of seeds still waiting for evolution, oldest first; 0 = all.
+    ``exclude``: conversation ids to leave out (those the round already tried)."""
     s = Seed.__table__
     q = sa.select(s.c.id, s.c.conversation_id, s.c.attempts).where(s.c.status == "selected").order_by(s.c.id)
+    if exclude:
+        q = q.where(s.c.conversation_id.not_in(sorted(exclude)))
     with store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(q.limit(limit) if limit else q)]
 

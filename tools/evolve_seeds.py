@@ -130,12 +130,13 @@ def _seed_outcomes(items: list[SeedItem], accepted: set[int], attempts: dict[int
 ITEM_ACTIONS = (Action.EVOLVE, Action.REJECT_EVOLUTION, Action.SKIP_SEED)
 
 
-def round_counts(store: Store, round_: int, after_id: int = 0) -> tuple[int, Counter]:
-    """(seeds tried in the round, outcomes: accepted, each rejection reason, too_long_seed) from its decisions."""
+def round_counts(store: Store, round_: int, after_id: int = 0) -> tuple[set[int], Counter]:
+    """(conversation ids of the seeds tried in the round, outcomes: accepted, each rejection reason,
+    too_long_seed) from its decisions."""
     done = decisions.round_items(store, round_, Node.EVOLVER, ITEM_ACTIONS, after_id=after_id)
     counts: Counter = Counter("accepted" if a == Action.EVOLVE.value else "too_long_seed" if a == Action.SKIP_SEED.value
                               else ev.get("reason", "unknown") for _, a, ev in done)
-    return len({subject for subject, _, _ in done}), counts
+    return {int(subject.split(":", 1)[1]) for subject, _, _ in done}, counts
 
 
 def evolve_pending(store: Store, embedder: Embedder, cfg: IloopConfig, round_: int, limit: int | None = None
@@ -146,17 +147,19 @@ def evolve_pending(store: Store, embedder: Embedder, cfg: IloopConfig, round_: i
     # round 0 is a stage command's, shared by every such command: only this call's decisions are its own
     after = decisions.last_id(store) if round_ == 0 else 0
     tried, _ = round_counts(store, round_, after)
-    left = max(0, want - tried) if want else 0
-    rows = seeds.pending(store, left) if (left or not want) else []
+    left = max(0, want - len(tried)) if want else 0
+    # a seed the round already tried (rejected, attempts left) waits for the next round, as it would have without
+    # the crash: the round takes the seeds an uninterrupted run would have taken
+    rows = seeds.pending(store, left, exclude=tried) if (left or not want) else []
     weights = operation_weights(store, cfg)
     if rows:
         _evolve(store, embedder, cfg, round_, rows, weights)
     tried, counts = round_counts(store, round_, after)
-    summary = {"seeds": tried, "staged": counts["accepted"], "counts": dict(counts),
+    summary = {"seeds": len(tried), "staged": counts["accepted"], "counts": dict(counts),
                "weights": {op: round(w, 3) for op, w in weights.items()}}
     if tried:
         decisions.record_one(store, round_, Node.EVOLVER, f"round:{round_}", Action.EVOLVE,
-                             f"{counts['accepted']} of {tried} seeds evolved into dialogues", summary)
+                             f"{counts['accepted']} of {len(tried)} seeds evolved into dialogues", summary)
     return summary
 
 

@@ -145,7 +145,17 @@ class LeakageGuard:
         rows, subjects, checks = [rows[k] for k in keep], [subjects[k] for k in keep], [checks[k] for k in keep]
         if not rows:
             return
-        leaks.add_leaks(self.store, rows)
+        # leak rows and their decisions in one transaction (a re-run finds a recorded leak and skips it, so the two
+        # must never be split); the report's lines after, so a re-run cannot write them twice
+        with self.store.engine.begin() as conn:
+            leaks.add_leaks(self.store, rows, conn)
+            decisions.record(self.store, [DecisionRow(
+                round_, Node.LEAKAGE_GUARD, subj, Action.REMOVE_LEAK,
+                f"{r.method} ({ch.leak.model}): cosine {r.similarity:.3f}, n-gram {r.ngram:.2f} to {r.benchmark} "
+                f"{r.bench_ref}",
+                {**{k: getattr(r, k) for k in ("turn", "benchmark", "bench_ref", "similarity", "ngram", "llm_verdict",
+                                               "method")}, "model": ch.leak.model, "best": ch.best})
+                for r, subj, ch in zip(rows, subjects, checks)], conn)
         report = self.reports_dir / f"leakage-round{round_:04d}.jsonl"
         report.parent.mkdir(parents=True, exist_ok=True)
         keys = ("origin", "source", "turn", "benchmark", "bench_ref", "bench_text", "similarity", "ngram",
@@ -156,13 +166,6 @@ class LeakageGuard:
                                      "best": ch.best, "item": json.loads(r.messages)[0]["content"][:500],
                                      **({"judged_translation": ch.leak.translation} if ch.leak.translation else {})},
                                     ensure_ascii=False) + "\n")
-        decisions.record(self.store, [DecisionRow(
-            round_, Node.LEAKAGE_GUARD, subj, Action.REMOVE_LEAK,
-            f"{r.method} ({ch.leak.model}): cosine {r.similarity:.3f}, n-gram {r.ngram:.2f} to {r.benchmark} "
-            f"{r.bench_ref}",
-            {**{k: getattr(r, k) for k in ("turn", "benchmark", "bench_ref", "similarity", "ngram", "llm_verdict",
-                                           "method")}, "model": ch.leak.model, "best": ch.best})
-            for r, subj, ch in zip(rows, subjects, checks)])
 
     def guard_pool(self, idx: BenchIndex, round_: int, llm=None, page: int = 2000,
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -176,9 +179,9 @@ class LeakageGuard:
             self._record(round_, [_leak_row(round_, m, r.origin, r.source, r.content_hash, r.messages,
                                             conversation_id=r.id) for r, m in found],
                          [f"conversation:{r.id}" for r, _ in found], [ch for ch in checks if ch.leak])
-            if found:
-                conversations.delete_conversations(self.store, [r.id for r, _ in found])
+            if found:  # vectors first: a crash between leaves a stored item without a vector, checked again
                 self.vectors.delete(self.conversations, [r.content_hash for r, _ in found])
+                conversations.delete_conversations(self.store, [r.id for r, _ in found])
             leaks.mark_checked(self.store, [r.id for r, ch in zip(rows, checks) if not ch.leak], idx.fp, round_)
             figures["checked"] += len(rows)
             figures["removed"] += len(found)

@@ -46,6 +46,8 @@ def check_candidates(guard: LeakageGuard, cfg: IloopConfig, round_: int, extra_f
         by, ids = candidates.round_outcomes(guard.store, round_, kinds)
         new.update(candidates=sum(by.values()), leaks=by.get("leak", 0), duplicates=by.get("duplicate", 0),
                    admitted=len(set(ids) | set(new["ids"])), ids=sorted(set(ids) | set(new["ids"])))
+        # marked checked again (an upsert): a killed run may have admitted them without marking them
+        leaks.mark_checked(guard.store, new["ids"], idx.fp, round_)
     if new["ids"]:  # a killed run's admissions may still lack their vectors: embedding skips those it has
         embed_conversations(guard.store, guard.vectors, guard.embedder, guard.conversations)
     summary = {"benchmark_prompts": len(idx.prompts), "bench_fp": idx.fp[:12],

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from settings import ALL_CRITERIA, IloopConfig
-from state import decisions, seeds as seed_repo
+from state import decisions, rounds, seeds as seed_repo
 from state.conversations import all_ids, content_hashes
 from state.dataset import generations
 from state.db import Store
 from state.decisions import Action, DecisionRow, Node
 from state.diagnosis import held_out_ids
 from state.domains import primary_domains
-from state.losses import cached_losses
+from state.losses import cached_losses, scored_since
 from state.seeds import NewSeed
 from state.vectors import VectorStore
 from tools.assets import AssetStore
@@ -103,7 +103,10 @@ def _evidence(k: int, f, extra: dict) -> dict[str, Any]:
 
 
 def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: int, base_key: str,
-                 ft_key: str | None, resp_key: str | None, strategy: str | None = None, dry_run: bool = False) -> dict:
+                 ft_key: str | None, resp_key: str | None, strategy: str | None = None, dry_run: bool = False,
+                 scoring: dict | None = None) -> dict:
+    """Select the round's seeds; ``scoring``: the round's scoring figures, kept in the summary decision so a
+    re-run after a crash reports them as the first run measured them."""
     s = cfg.selection
     strategy = strategy or s.strategy
     done = [] if dry_run else decisions.evidence_of(store, Node.SEED_SELECTOR, Action.SELECT, f"round:{round_}")
@@ -144,7 +147,8 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                "too_deep": deep_only, "seeds_new": len(picks), "by_criterion": counts,
                "held_before": {c: f.held.get(c, 0) for c in ALL_CRITERIA}, "dropped": drops,
                "cuts": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(cuts).items()},
-               "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj}
+               "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj,
+               **({"scoring": scoring} if scoring is not None else {})}
     if not dry_run:  # seeds, their decisions and the summary in one transaction: a crash leaves all or none
         rows.append(DecisionRow(round_, Node.SEED_SELECTOR, f"round:{round_}", Action.SELECT,
                                 f"{len(picks)} new seeds ({strategy})" + "".join(
@@ -160,6 +164,9 @@ def select_round(store: Store, vectors: VectorStore, assets: AssetStore, cfg: Il
     """Score, fine-tune when needed, select: the seed selector node's work, also `iloop select`."""
     base = scorer_from_config(cfg, assets)
     figures = score_pool(store, cfg, base, cfg.scoring.max_per_round, round_)
+    start = rounds.started_at(store, round_) if round_ else None
+    if start is not None:  # what the round scored, also when a killed run scored part of it
+        figures["scored_new"] = scored_since(store, base.key, start)
     ft_key = None
     if figures["scored_total"] and cfg.selection.hard_measure == "reduction":
         adapter = ensure_mft(store, cfg, base, round_)
@@ -171,7 +178,7 @@ def select_round(store: Store, vectors: VectorStore, assets: AssetStore, cfg: Il
         ft_key = tuned.key
         figures["ft_tokens_per_s"] = round(tuned.tokens_per_s, 1)
     resp_key = base.key if "resp" in _kinds(cfg) else None
-    summary = select_seeds(store, vectors, cfg, round_, base.key, ft_key, resp_key, strategy, dry_run)
+    summary = select_seeds(store, vectors, cfg, round_, base.key, ft_key, resp_key, strategy, dry_run, figures)
     if cfg.diagnosis.enabled and not dry_run:  # before the evolver can take them: diagnosis items are never evolved
         summary["held_out"] = hold_out_round(store, cfg, round_, Node.SEED_SELECTOR)
-    return {**summary, "scoring": figures}
+    return {**summary, "scoring": summary.get("scoring", figures)}

@@ -21,3 +21,15 @@ def test_free_strings_are_refused(store):
     with pytest.raises(TypeError, match="Node/Action"):
         decisions.record(store, [DecisionRow(1, "evolver", "x", "evolve")])
     assert decisions.counts_by_node(store) == {}
+
+
+def test_a_round_summary_written_again_replaces_the_first_but_round_zero_keeps_each(store):
+    from state import decisions
+    from state.decisions import Action, Node
+    for n in (1, 2):  # a node re-run after a crash writes its round summary again
+        decisions.record_one(store, 3, Node.EVOLVER, "round:3", Action.EVOLVE, f"run {n}", {"n": n})
+        decisions.record_one(store, 0, Node.EVOLVER, "round:0", Action.EVOLVE, f"command {n}", {"n": n})
+        decisions.record_one(store, 3, Node.EVOLVER, "conversation:7", Action.EVOLVE, "an item", {"n": n})
+    assert decisions.evidence_of(store, Node.EVOLVER, Action.EVOLVE, "round:3") == [{"n": 2}]
+    assert decisions.evidence_of(store, Node.EVOLVER, Action.EVOLVE, "round:0") == [{"n": 1}, {"n": 2}]
+    assert len(decisions.evidence_of(store, Node.EVOLVER, Action.EVOLVE, "conversation:7")) == 2  # items are kept

@@ -75,3 +75,15 @@ def test_a_round_left_running_by_a_killed_process_is_interrupted_at_the_next_sta
     status = {r["number"]: r["status"] for r in rounds.all_rounds(store)}
     assert status == {1: "interrupted", 2: "interrupted", 3: "interrupted", 4: "running"}
     assert decisions.count(store, Node.BEGIN_ROUND, Action.INTERRUPT) == 3
+
+
+def test_a_loop_round_opened_again_by_a_resumed_thread_is_the_same_round(store):
+    from state.metrics import by_round, record_metrics
+    first, reopened = rounds.open_round(store, "t", 1)
+    assert not reopened
+    again, reopened = rounds.open_round(store, "t", 1)  # begin_round re-run after a kill, before its checkpoint
+    assert (again, reopened) == (first, True)
+    assert rounds.open_round(store, "t", 2)[0] == first + 1 and rounds.open_round(store, "other", 1)[0] == first + 2
+    record_metrics(store, first, {"a": 1.0, "b": 2.0})
+    record_metrics(store, first, {"a": 3.0})  # a node's metrics written again replace, never duplicate
+    assert by_round(store, ("a", "b"))[first] == {"a": 3.0, "b": 2.0}
