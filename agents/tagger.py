@@ -8,6 +8,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agents.resources import resources
 from agents.state import IloopState
+from state.metrics import record_metrics
 from state.tags import untagged_ids
 from tools.tag_conversations import tag_now
 
@@ -16,4 +17,6 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     cfg, round_ = res.config, state.get("db_round", 0)
     ids = untagged_ids(res.store, cfg.tagging.max_per_round, seed=cfg.seed + round_)
-    return {"tagged": tag_now(res.store, cfg, ids, round_)["tagged"]}
+    tagged = tag_now(res.store, cfg, ids, round_)["tagged"]
+    record_metrics(res.store, round_, {"tagger_items": len(ids)})  # the node's load, which `iloop plan` rates
+    return {"tagged": tagged}

@@ -10,7 +10,8 @@ from cli.common import out, resources
 
 def report(out_dir: Path = typer.Option(..., "--out", help="Folder for index.html and its PNG plots.")) -> None:
     """Write the report: dataset vs random reference per round, the semantic map, domains, the tag graph's
-    degrees, leaks and rejections, the skill ledger. Reads the store only; run `iloop run` first."""
+    degrees, leaks and rejections, the skill ledger. Calls no model; it reads the store (and fits the home's map
+    first if it has none, then caches the places it draws). Run `iloop run` first."""
     from tools.report import write_report
 
     res = resources()
@@ -20,8 +21,8 @@ def report(out_dir: Path = typer.Option(..., "--out", help="Folder for index.htm
 
 def plan(rounds: int = typer.Option(1, "--rounds", min=1, help="Rounds to estimate."),
          as_json: bool = typer.Option(False, "--json", help="The estimate as JSON.")) -> None:
-    """Before spending: tokens per LLM role and wall time per node for the next rounds, from the settings' load
-    and the rates measured so far in this home (defaults, marked as such, before any measurement)."""
+    """Before spending: wall time and tokens per node, and tokens per LLM role, for the next rounds, from the
+    settings' load and the rates measured so far in this home (defaults, marked as such, before any measurement)."""
     import json
 
     from rich.table import Table
@@ -31,18 +32,19 @@ def plan(rounds: int = typer.Option(1, "--rounds", min=1, help="Rounds to estima
     from tools.plan import LOADS, plan_rounds
 
     res = resources()
-    names = ("node_seconds_",) + tuple(load for load, _ in LOADS.values())
+    names = ("node_seconds_", "node_tokens_") + tuple(load for load, _ in LOADS.values())
     p = plan_rounds(res.config, by_round(res.store, names), usage_by_round(res.store), rounds)
     if as_json:
         out.print_json(json.dumps(p))
         return
-    t = Table("node", "items / round", "s / item", "s / round", "from")
+    t = Table("node", "items / round", "s / item", "tokens / item", "s / round", "tokens / round", "from")
     for name, n in p["nodes"].items():
-        t.add_row(name, str(n.get("items", "")), str(n.get("seconds_per_item", "")), f"{n['seconds']:.0f}", n["source"])
+        t.add_row(name, str(n.get("items", "")), str(n.get("seconds_per_item", "")), str(n.get("tokens_per_item", "")),
+                  f"{n['seconds']:.0f}", str(n["tokens"]), n["source"])
     out.print(t)
-    r = Table("role", "tokens / item", "items of", "tokens / round", "from")
+    r = Table("role", "share of tokens", "tokens / round", "from")
     for name, v in p["roles"].items():
-        r.add_row(name, str(v["tokens_per_item"]), v["per_item_of"], str(v["tokens"]), v["source"])
+        r.add_row(name, f"{v['share']:.0%}", str(v["tokens"]), v["source"])
     out.print(r)
     budget = "" if p["fits_budget"] is None else (" (within max_tokens)" if p["fits_budget"] else
                                                   f" (over max_tokens {p['max_tokens']})")
