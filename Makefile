@@ -24,10 +24,14 @@ $(BIN)/python:
 CONSTRAINTS := constraints.txt
 # llama-cpp-python builds llama.cpp from source with -march=native. On Sapphire Rapids and later Xeons that turns
 # on its AMX kernels, which segfault on the first inference (ggml-org/llama.cpp#20824; seen here on a 2-core
-# Xeon with AMX, 2026-12-02): the build keeps every other native instruction and leaves AMX out (no effect
-# elsewhere).
+# Xeon with AMX, 2026-12-02): on x86-64, with a compiler that knows the flags, the build keeps every other native
+# instruction and leaves AMX out. A venv built before this keeps its library: README "Set up" says how to rebuild.
 NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+ifeq ($(shell uname -m),x86_64)
+ifeq ($(shell echo 'int main(void){return 0;}' | $(CC) $(NO_AMX) -x c -o /dev/null - 2>/dev/null && echo ok),ok)
 export CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+endif
+endif
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch==2.13.0
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[embedded,finetune,dev]"

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from settings.diagnosis import DiagnosisSettings, SynthesisSettings
 from settings.evolution import EvolutionSettings, LeakageSettings
@@ -56,11 +56,23 @@ class IloopConfig(BaseModel):
     measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Per-round figures and the "
                                      "plateau rule.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
-    max_tokens: int = Field(0, ge=0, description="Token budget of one `iloop run` (prompt + completion tokens of "
-                            "every LLM call it makes; cache hits are free): the loop stops at the end of the round "
-                            "that reaches it, with a decision; 0 = no budget.")
+    max_tokens: int = Field(0, ge=0, description="Token budget of one thread of `iloop run`, resumes included "
+                            "(prompt + completion tokens of every LLM call it makes; cache hits are free): the loop "
+                            "stops at the end of the round that reaches it, with a decision; 0 = no budget.")
     seed: int = Field(0, description="Random seed for every sampling decision.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device for loss scoring.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        """``plateau_min_growth`` (before the measure section) still loads, as ``measure.min_growth``."""
+        if isinstance(data, dict) and "plateau_min_growth" in data:
+            data = dict(data)
+            old = data.pop("plateau_min_growth")
+            measure = dict(data.get("measure") or {})
+            measure.setdefault("min_growth", old)
+            data["measure"] = measure
+        return data
 
     @property
     def sqlite_path(self) -> Path:

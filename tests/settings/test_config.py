@@ -132,3 +132,10 @@ def test_domain_bounds_must_be_ordered(tmp_path):
     with pytest.raises(ConfigError, match=r"min_domains \(9\) is above max_domains \(6\)"):
         load_config(tmp_path, env={}, overrides=["taxonomy.min_domains=9", "taxonomy.max_domains=6"])
     assert load_config(tmp_path, env={}, overrides=["taxonomy.min_domains=6"]).taxonomy.min_domains == 6
+
+
+def test_a_config_with_the_old_plateau_setting_still_loads_as_measure_min_growth(tmp_path):
+    (tmp_path / "config.yaml").write_text("plateau_min_growth: 0.05\n")
+    assert load_config(tmp_path, env={}).measure.min_growth == 0.05
+    both = load_config(tmp_path, env={}, overrides=["measure.min_growth=0.2"])
+    assert both.measure.min_growth == 0.2  # the new name wins
