@@ -81,7 +81,7 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
     def format_input(self, item: SkillPlan) -> Messages:
         return render_messages(self.template, skill=item.name, domain=item.domain or "general", n=item.n,
                                examples=item.examples or ["(none)"], language=LANGUAGE.get(item.lang, "English"),
-                               answer_words=self.answer_words)
+                               answer_words=self.answer_words, format_example=FORMAT_EXAMPLE)
 
     def parse_output(self, text: str, item: SkillPlan) -> list[str]:
         obj = parse_json_object(text)
@@ -92,6 +92,9 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
             raw = [_from_record(x) for x in raw]
         if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
             raise ParseError('"instructions" must be a list of instruction strings')
+        if any(_PLACEHOLDER.match(x.strip()) or x.strip() == FORMAT_EXAMPLE for x in raw):  # the format copied
+            raise ParseError("write the instructions themselves, each a complete request, not placeholders like "
+                             "<instruction 1>")
         out, seen = [], set()
         for x in raw:
             value = _LABEL.sub("", x.strip()).strip().strip('"“”').strip()
@@ -102,6 +105,12 @@ class SynthesizeTask(LLMTask[SkillPlan, list[str]]):
         if not out:
             raise ParseError('"instructions" holds no usable instruction')
         return out[:item.n]
+
+
+# The prompt's example of the reply's shape; copied back, it is refused like a placeholder.
+FORMAT_EXAMPLE = "Convert 3.5 miles to kilometres and show each step."
+# "<instruction 1>", "[instruction 2]", "instruction 3", "...": the reply format echoed (seen from the 1.5B)
+_PLACEHOLDER = re.compile(r"^[<\[(]?\s*(instruction|new instruction|task)?\s*\d*\s*[>\])]?$|^\.\.\.$|^…$", re.I)
 
 
 def _from_record(x):

@@ -24,7 +24,7 @@ def test_real_models_diagnose_five_items_and_synthesize_for_a_finding(config, as
         "diagnosis": config.diagnosis.model_copy(update={"sample_size": 5, "max_share": 1.0,
                                                          "answer_max_tokens": 96}),
         # four chances: the 1.5B writes some too-short or off-skill items, and one fresh-clone run lost both of two
-        "synthesis": config.synthesis.model_copy(update={"max_per_round": 4, "max_per_skill": 2}),
+        "synthesis": config.synthesis.model_copy(update={"max_per_round": 6, "max_per_skill": 2}),
         "evolution": config.evolution.model_copy(update={"turn_weights": [1, 0, 0, 0], "answer_max_tokens": 256})})
     res = Resources(cfg)
     Importer(res.store, tmp_path / "r").ingest_file(assets.pool_path("alpaca-en"), "alpaca-en")

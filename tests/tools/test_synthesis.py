@@ -120,3 +120,13 @@ def test_a_whole_short_diagnosis_item_pasted_into_a_new_task_is_a_near_copy(conf
         diag, np.array([[1.0, 0.0], [1.0, 0.0]]))
     assert got[0][0] == "near_copy" and "whole diagnosis item" in got[0][1]
     assert got[1][0] == ""  # a 4-word item is a common phrase, not a held-out item
+
+
+@pytest.mark.parametrize("reply", ['{"instructions": ["<instruction 1>", "<instruction 2>"]}',
+                                   '{"instructions": ["Convert 3.5 miles to kilometres and show each step."]}',
+                                   '{"instructions": ["...", "..."]}'])
+def test_the_reply_format_copied_back_is_a_parse_error_so_the_writer_gets_one_more_try(reply):
+    # the 1.5B returned the format line's placeholders as its instructions (a fresh run, 2026-12-02)
+    plan = SkillPlan(1, "unit conversion", "mathematics", None, [1], [2], [5], n=2)
+    with pytest.raises(ParseError, match="not placeholders"):
+        SynthesizeTask("synthesizer").parse_output(reply, plan)
