@@ -2,7 +2,7 @@
 from agents.measure import figure_growth, round_metrics, route_after_measure, stop_rule
 from settings import IloopConfig
 
-FLAT = {"entropy": 0.001, "occupied_cells": 0.0, "tag_share": 0.004, "depth_mean": -0.02}
+FLAT = {"entropy": 0.001, "occupied_cells": 0.0, "tag_share": 0.004, "depth_mean": -0.02, "difficulty_mean": 0.0}
 GROWING = {**FLAT, "occupied_cells": 0.2}
 
 
@@ -19,6 +19,11 @@ def test_plateau_needs_every_figure_flat_for_patience_rounds():
     # one figure still growing keeps the loop going, however flat the rest are
     assert stop_rule(3, [FLAT, FLAT, GROWING], 0, cfg())[0] == ""
     assert stop_rule(1, [{}], 0, cfg(patience=1))[0] == ""  # nothing measured is not a plateau
+    no_depth = {k: v for k, v in FLAT.items() if k != "depth_mean"}
+    assert stop_rule(1, [no_depth], 0, cfg(patience=1))[0] == ""  # a figure missing (nothing scored) is not flat
+    no_rating = {k: v for k, v in FLAT.items() if k != "difficulty_mean"}
+    off = IloopConfig.model_validate({"max_rounds": 5, "measure": {"patience": 1, "difficulty_sample": 0}})
+    assert stop_rule(1, [no_rating], 0, off)[0] == "plateau"  # difficulty switched off is not required
 
 
 def test_max_rounds_and_the_token_budget():

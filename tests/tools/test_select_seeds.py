@@ -181,6 +181,9 @@ def test_projection_sample_is_seeded_and_spans_sources_ingested_in_order(res):
     grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), pca, 7)
     proj = Projection.load(projection_path(res.config.home))
     assert proj.fitted_on == 200 and abs(np.mean(proj.mean)) < 1.0, proj.mean
-    tsne = res.config.selection.model_copy(update={"map_sample": 150})
+    unset = res.config.selection.model_copy(update={"ila_grid": 10})  # map_method unset: the home keeps its PCA
+    grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), unset, 7)
+    assert not tsne_path(res.config.home).exists()
+    tsne = res.config.selection.model_copy(update={"map_method": "tsne", "map_sample": 150})
     grid_cells(res.store, res.vectors, "sample-test", res.config.home, "m", build_frame(res.store, "k"), tsne, 7)
     assert TsneMap.load(tsne_path(res.config.home)).fitted_on == 150
