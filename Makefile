@@ -53,10 +53,11 @@ demo: install
 	# (README "Timings" has the measured steps). Diagnosis: 6 held-out items answered by M_FT in at most 256 tokens,
 	# and at most 4 targeted items a round, answered in up to 1024 tokens, the default (matrix proofs ran past 512
 	# and an image-classifier task past 768 in earlier demos: a cut first answer rejects the item). 32 conversations are tagged (35 s each on the 1.5B), half the default.
+	# The measure step's judge rates 4 items of each set (default 16), the rest of its figures need no LLM.
 	$(BIN)/iloop --home $(HOME_DIR) --set tagging.max_per_round=32 --set finetune.per_domain=4 --set finetune.max_tokens=256 \
 		--set evolution.max_per_round=4 --set evolution.answer_max_tokens=512 --set leakage.max_turns=2 \
 		--set diagnosis.sample_size=6 --set diagnosis.answer_max_tokens=256 --set synthesis.max_per_round=4 \
-		--set synthesis.answer_max_tokens=1024 \
+		--set synthesis.answer_max_tokens=1024 --set measure.difficulty_sample=4 \
 		run --max-rounds 1
 	$(BIN)/iloop --home $(HOME_DIR) stats
 
@@ -75,6 +76,7 @@ bench: install
 	$(BIN)/python bench/bench_selection.py
 	$(BIN)/python bench/bench_embedder.py
 	$(BIN)/python bench/bench_llama_logits.py
+	$(BIN)/python bench/bench_semantic_map.py
 
 constraints: install
 	$(BIN)/python .ci/freeze_constraints.py $(CONSTRAINTS)
