@@ -73,7 +73,8 @@ def ingest(files: List[Path] = typer.Argument(None, help="JSON, JSONL or Parquet
     if not items and not failed:
         fail("nothing to ingest: give files or --builtin NAME", 2)
     importer = Importer(res.store, res.config.home / "reports", res.config.ingest.batch_size,
-                        res.config.ingest.max_record_bytes, res.config.ingest.max_reported_errors)
+                        res.config.ingest.max_record_bytes, res.config.ingest.max_reported_errors,
+                        max_records=res.config.ingest.max_records)
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} records"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:

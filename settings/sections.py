@@ -75,6 +75,8 @@ class IngestSettings(BaseModel):
     max_record_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Records larger than this are "
                                   "rejected (counted, reported) without being held in memory.")
     batch_size: int = Field(1000, ge=1, description="Records per database transaction.")
+    max_records: int = Field(0, ge=0, description="Read only the first N records of each pool file (a first look "
+                             "at a large pool, the demo); 0 = all. A later run with another limit reads the file again.")
     max_reported_errors: int = Field(20, ge=0, description="Errors printed per file; all are in the report.")
 
 

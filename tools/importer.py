@@ -37,6 +37,7 @@ class IngestResult:
     problems: list[dict] = field(default_factory=list)  # first few skips/errors, for the console
     samples: dict[str, dict] = field(default_factory=dict)  # the first skip/error of each kind, for the console
     skipped_file: str = ""  # "already ingested" when the fingerprint matched
+    stopped_at: int = 0  # the record limit that ended the read early (0: read to the end)
     report: str = ""
     layout: str = ""  # how the file holds its records, e.g. "the list under 'data' of the top-level object"
 
@@ -48,7 +49,7 @@ class IngestResult:
     def as_dict(self) -> dict:
         return {"path": self.path, "source": self.source, "records": self.records, "kept": self.kept,
                 "outcomes": dict(self.outcomes), "notes": dict(self.notes), "skipped_file": self.skipped_file,
-                "report": self.report, "layout": self.layout}
+                "report": self.report, "layout": self.layout, "stopped_at": self.stopped_at}
 
 
 def fingerprint(path: Path) -> str:
@@ -64,10 +65,12 @@ def fingerprint(path: Path) -> str:
 
 class Importer:
     def __init__(self, store: Store, reports_dir: Path, batch_size: int = 1000,
-                 max_record_bytes: int = 16 << 20, max_reported: int = 20, round_: int = 0) -> None:
+                 max_record_bytes: int = 16 << 20, max_reported: int = 20, round_: int = 0,
+                 max_records: int = 0) -> None:
         self.store, self.reports_dir = store, reports_dir
         self.batch_size, self.max_record_bytes = batch_size, max_record_bytes
         self.max_reported, self.round = max_reported, round_
+        self.max_records = max_records  # read only a file's first N records (0: all)
 
     def ingest_file(self, path: Path | str, source: str | None = None, force: bool = False,
                     progress: Callable[[int], None] | None = None, records_key: str | None = None) -> IngestResult:
@@ -80,6 +83,10 @@ class Importer:
         if path.is_dir():
             raise FileFormatError(f"{path}: is a folder; give the files in it (`iloop ingest FOLDER` does)")
         fp = fingerprint(path)
+        if self.max_records:
+            # A file read up to a limit is not the file read in full: a later run without the limit reads it again
+            # (the first records then count as duplicates), and one with another limit reads up to that one.
+            fp = hashlib.sha256(f"{fp}:first{self.max_records}".encode()).hexdigest()
         if not force and ingested_files.already_ingested(self.store, fp, source):
             result.skipped_file = "already ingested (same fingerprint and source)"
             return result
@@ -91,6 +98,9 @@ class Importer:
         batch: list[NewConversation] = []
         with open(report_path, "w", encoding="utf-8") as report:
             for item in records:
+                if self.max_records and result.records >= self.max_records:
+                    result.stopped_at = self.max_records
+                    break
                 if isinstance(item, RecordError):
                     self._problem(result, report, f"error:{item.reason}", item.index, item.offset, item.detail)
                     if item.index is not None:

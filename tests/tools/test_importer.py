@@ -153,3 +153,14 @@ def test_compressed_files_and_folders(importer, store, tmp_path):
     assert (r.kept, r.source) == (4, "pool")
     with pytest.raises(FileFormatError, match="is a folder"):
         importer.ingest_file(tmp_path)
+
+
+def test_max_records_reads_a_files_head_and_a_full_read_later_takes_the_rest(store, tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [chat(f"q{i}") for i in range(7)])
+    head = Importer(store, tmp_path / "r", batch_size=2, max_records=3).ingest_file(a)
+    assert (head.records, head.kept, head.stopped_at) == (3, 3, 3)
+    assert count(store) == 3
+    assert Importer(store, tmp_path / "r", max_records=3).ingest_file(a).skipped_file  # same limit: already read
+    full = Importer(store, tmp_path / "r").ingest_file(a)
+    assert not full.skipped_file and (full.records, full.kept, full.outcomes["duplicate"]) == (7, 4, 3)
+    assert full.stopped_at == 0 and count(store) == 7
