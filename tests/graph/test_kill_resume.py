@@ -70,8 +70,9 @@ def run_until(cmd: list[str], env: dict, kill_after: str | None, wait: float, lo
 
 
 # Measured speeds and durations inside JSON evidence and metric names: the same work at another speed.
-# node_tokens_<node> is accounting, as token_usage: a re-run counts only its own calls.
-SPEED = re.compile(r"tokens_per_s|_s$|seconds|timings|latency|this_call|node_tokens_")
+# node_tokens_<node> is accounting, as token_usage: a re-run counts only its own calls. padding_share is batching
+# efficiency: a resumed run scores only the texts the killed one had not, so its batches (and padding) differ.
+SPEED = re.compile(r"tokens_per_s|_s$|seconds|timings|latency|this_call|node_tokens_|padding")
 
 
 def normal(value, home: str):
