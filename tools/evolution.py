@@ -42,11 +42,29 @@ class SeedItem:
     domain: str
 
 
-def choose_operation(rng: random.Random, weights: dict[str, float]) -> str:
+# The prompt names the seed's language: with English tags and domain beside a Chinese seed the 1.5B translated 4 of
+# the demo's 6 evolutions into English (each then rejected as language_switch) when the rules only said "same language".
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def choose_operation(rng: random.Random, weights: dict[str, float], avoid: list[str] | tuple = ()) -> str:
+    """A weighted draw among the operations with weight > 0, leaving out ``avoid`` while any other is left."""
     ops = [op for op in OPERATIONS if weights.get(op, 0) > 0]
     if not ops:
         raise ValueError("every evolution operation has weight 0; give one a positive weight")
+    ops = [op for op in ops if op not in avoid] or ops
     return rng.choices(ops, weights=[weights[op] for op in ops], k=1)[0]
+
+
+def earlier_operations(key: str, attempt: int, weights: dict[str, float]) -> list[str]:
+    """The operations of a seed's attempts before ``attempt``, replayed from their seeded draws (key:k). A retry
+    avoids them: the same operation on the same prompt is the same (cached) reply, rejected again; the demo's
+    second round re-drew "deepening" for a seed whose deepening had been cut. With weights steered between rounds
+    the replay can differ from what ran; then a retry may repeat one operation, never fails."""
+    ops: list[str] = []
+    for k in range(attempt):
+        ops.append(choose_operation(random.Random(f"{key}:{k}"), weights, ops))
+    return ops
 
 
 def choose_rounds(rng: random.Random, turn_weights: list[float]) -> int:
@@ -64,7 +82,8 @@ class EvolveTask(LLMTask[tuple[SeedItem, str], str]):
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
         return render_messages(self.template.format(operation=operation), instruction=seed.instruction,
-                               domain=seed.domain or "general", skills=", ".join(seed.tags[:8]) or "general")
+                               domain=seed.domain or "general", skills=", ".join(seed.tags[:8]) or "general",
+                               language=LANGUAGE_NAMES.get(seed.lang, "the same language"))
 
     def parse_output(self, text: str, item: tuple[SeedItem, str]) -> str:
         obj = parse_json_object(text)

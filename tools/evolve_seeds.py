@@ -23,7 +23,8 @@ from state.tags import canonical_tags_of, tag_info
 from tools.dialogue import build_dialogues
 from tools.embedded_server import embedded_servers
 from tools.embedder import Embedder
-from tools.evolution import EvolveTask, JudgeTask, SeedItem, choose_operation, choose_rounds, rule_check
+from tools.evolution import (EvolveTask, JudgeTask, SeedItem, choose_operation, choose_rounds, earlier_operations,
+                             rule_check)
 from tools.formats import content_hash
 from tools.instructions import instruction_text
 from tools.llm import LLM
@@ -62,7 +63,9 @@ def evolve_chunk(embedder: Embedder, llm: LLM, cfg: IloopConfig, items: list[See
     """Evolve, validate and build dialogues for one chunk; returns (candidates, decisions, reason counts)."""
     s = cfg.evolution_settings()
     rngs = {it.seed_id: random.Random(f"{cfg.seed}:{it.seed_id}:{attempts[it.seed_id]}") for it in items}
-    ops = {it.seed_id: choose_operation(rngs[it.seed_id], weights) for it in items}
+    ops = {it.seed_id: choose_operation(rngs[it.seed_id], weights,
+                                        earlier_operations(f"{cfg.seed}:{it.seed_id}", attempts[it.seed_id], weights))
+           for it in items}
     results = llm.run(EvolveTask("evolver"), [(it, ops[it.seed_id]) for it in items])
     rows, counts, passed = [], Counter(), []
     for it, r in zip(items, results):

@@ -6,7 +6,7 @@ import pytest
 
 from settings.evolution import OPERATIONS, EvolutionSettings
 from tools.evolution import (AnswerTask, EvolveTask, FollowupItem, FollowupTask, JudgeTask, SeedItem, answer_problem,
-                             choose_operation, choose_rounds, rule_check)
+                             choose_operation, choose_rounds, earlier_operations, rule_check)
 from tools.llm_parse import ParseError
 
 SEED = SeedItem(1, 10, "Write a Python function that sorts a list of numbers.", "en",
@@ -146,3 +146,28 @@ def test_the_unchanged_cut_is_a_preset_per_embedding_model_unless_set():
     assert EvolutionSettings(max_similarity=0.9).for_model("use-multilingual-v3").max_similarity == 0.9
     with pytest.raises(ValueError, match="for_model"):
         rule_check(SEED, "Explain the moon landing in three steps.", "deepening", 0.5, raw)
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_the_prompt_names_the_seeds_language_so_a_chinese_seed_is_not_translated(op):
+    zh = SeedItem(2, 11, "编写一个Python函数，对数字列表排序。", "zh", ["python programming"], "software development")
+    last = format_evolve(zh, op)[-1]["content"]
+    assert "Language: Chinese" in last and last.rstrip().endswith("Write the new instruction in Chinese, the language "
+                                                                   "of this instruction.")
+    assert "Language: English" in format_evolve(SEED, op)[-1]["content"]
+    assert "the same language" in format_evolve(SeedItem(3, 12, "Écris une fonction.", "other", [], ""), op)[-1]["content"]
+
+
+def test_a_retry_draws_an_operation_its_earlier_attempts_did_not_use():
+    weights = dict.fromkeys(OPERATIONS, 1.0)
+    for seed_id in range(50):
+        key = f"0:{seed_id}"
+        done = earlier_operations(key, 4, weights)
+        assert sorted(done) == sorted(OPERATIONS)  # four attempts, four different operations
+        assert earlier_operations(key, 2, weights) == done[:2]  # a replay: the same draws every time
+        nxt = choose_operation(random.Random(f"{key}:2"), weights, done[:2])
+        assert nxt == done[2] and nxt not in done[:2]
+    # every operation tried: the draw falls back to all of them rather than failing
+    assert choose_operation(random.Random(1), weights, list(OPERATIONS)) in OPERATIONS
+    only = {"breadth": 1.0, "reasoning": 0.0, "concretizing": 0.0, "deepening": 0.0}
+    assert earlier_operations("0:1", 3, only) == ["breadth"] * 3
