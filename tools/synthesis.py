@@ -114,13 +114,16 @@ _PLACEHOLDER = re.compile(r"^[<\[(]?\s*(instruction|new instruction|task)?\s*\d*
 
 
 def _from_record(x):
-    """An Alpaca-style record where a string was asked for (the demo's 1.5B wrote {"task", "input", "output"}):
-    its instruction and its input, never its output (the dialogue role answers). Anything else stays as it is
-    and fails the shape check."""
+    """An Alpaca-style record where a string was asked for (the demo's 1.5B wrote {"task", "input", "output"}, and
+    {"input", "output"} with the whole request in "input", as Alpaca records with an empty instruction do): its
+    instruction and its input, never its output (the dialogue role answers). Anything else stays as it is and
+    fails the shape check."""
     if not isinstance(x, dict):
         return x
     head = next((x[k] for k in ("instruction", "task", "prompt", "question") if isinstance(x.get(k), str)), None)
     extra = x.get("input", "")
+    if head is None and isinstance(extra, str) and extra.strip():
+        return extra.strip()
     if head is None or not isinstance(extra, str):
         return x
     return f"{head.strip()}\n\n{extra.strip()}" if extra.strip() else head

@@ -64,8 +64,12 @@ def test_synthesized_instructions_parse_strictly():
     rec = {"instructions": [{"task": "Sort the list.", "input": "3, 1, 2", "output": "1, 2, 3"},
                             {"instruction": "Name a prime."}]}
     assert task.parse_output(json.dumps(rec), plan) == ["Sort the list.\n\n3, 1, 2", "Name a prime."]
+    # the whole request in "input" (the demo's round-2 reply for "ascii art"): the input is the instruction
+    rec = {"instructions": [{"input": "把 'Hi' 转换为 ASCII 码。", "output": "72,105"}, {"input": "画一只猫。"}]}
+    assert task.parse_output(json.dumps(rec), plan) == ["把 'Hi' 转换为 ASCII 码。", "画一只猫。"]
     for bad in ("no json", json.dumps({"instructions": []}), json.dumps({"instructions": [3]}),
-                json.dumps({"instructions": [{"output": "an answer"}]})):
+                json.dumps({"instructions": [{"output": "an answer"}]}),
+                json.dumps({"instructions": [{"input": " ", "output": "an answer"}]})):
         with pytest.raises(ParseError):
             task.parse_output(bad, plan)
 
