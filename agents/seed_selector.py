@@ -19,8 +19,9 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     # run scored, not its own empty pass over the cache
     metrics = {"seeds_new": summary["seeds_new"], "seeds_total": summary["already_seeds"] + summary["seeds_new"],
                "scored_new": summary["scoring"]["scored_new"],
-               "scored_total": summary["scoring"]["scored_total"],
-               "seed_cells_covered": summary["cells_covered"]}
+               "scored_total": summary["scoring"]["scored_total"]}
+    if summary["cells_covered"] is not None:
+        metrics["seed_cells_covered"] = summary["cells_covered"]
     metrics.update({f"seeds_{c}": n for c, n in summary["by_criterion"].items()})
     metrics.update({f"seeds_dropped_{why}": n for why, n in summary.get("dropped", {}).items()})
     for key in ("loss_mean", "loss_std", "undertrained_threshold"):

@@ -147,7 +147,9 @@ def select_seeds(store: Store, vectors: VectorStore, cfg: IloopConfig, round_: i
                "too_deep": deep_only, "seeds_new": len(picks), "by_criterion": counts,
                "held_before": {c: f.held.get(c, 0) for c in ALL_CRITERIA}, "dropped": drops,
                "cuts": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(cuts).items()},
-               "cells_covered": int(len(np.unique(cells[cells >= 0]))), "projection": proj,
+               # ILA's grid cells of the new seeds; None when no grid was built (criteria alone), not 0
+               "cells_covered": int(len(np.unique(cells[cells >= 0]))) if f.cell is not None else None,
+               "projection": proj,
                **({"scoring": scoring} if scoring is not None else {})}
     if not dry_run:  # seeds, their decisions and the summary in one transaction: a crash leaves all or none
         rows.append(DecisionRow(round_, Node.SEED_SELECTOR, f"round:{round_}", Action.SELECT,

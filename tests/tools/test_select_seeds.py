@@ -74,6 +74,7 @@ def test_run_scores_finetunes_and_selects_with_evidence(res):
     res.config.finetune.refresh_growth = 10.0  # one M_FT for both rounds (a retrain is tested in test_finetune)
     summary = run(res, 1, strategy="criteria")
     assert summary["scoring"]["scored_new"] == 24 and summary["scoring"]["tokens_per_s"] > 0
+    assert summary["cells_covered"] is None  # no grid without ILA: no cell count, rather than a false 0
     by = summary["by_criterion"]
     # 6 SQL conversations carry 5 tags; conversation 6 alone has the once-seen "rare skill" tag
     assert by["multi_skill"] == 6 and by["long_tail"] == 1 and by["hard"] == summary["cuts"]["hard_quota"] == 4
