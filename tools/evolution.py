@@ -6,6 +6,7 @@ answered, language_switch, judge_rejected, judge_error, answer_refused, answer_c
 """
 from __future__ import annotations
 
+import json
 import random
 import re
 import unicodedata
@@ -93,6 +94,10 @@ class EvolveTask(LLMTask[tuple[SeedItem, str], str]):
         value = _LABEL.sub("", value.strip()).strip().strip('"“”').strip()
         if _TASK_WORDS.search(value):
             raise ParseError("the instruction talks about the rewriting task; write only the new instruction itself")
+        # the worked example's reply sent back (the demo's 1.5B answered a Chinese seed with the sky-blue example)
+        example = json.loads(self.format_input(item)[2]["content"])["instruction"]
+        if _norm(value) == _norm(example):
+            raise ParseError("that is the worked example's instruction; rewrite the instruction given last")
         return value
 
 

@@ -1,4 +1,5 @@
 """The evolution units without a model: prompt formatting, strict parsing, and each rule check."""
+import json
 import random
 from collections import Counter
 
@@ -171,3 +172,10 @@ def test_a_retry_draws_an_operation_its_earlier_attempts_did_not_use():
     assert choose_operation(random.Random(1), weights, list(OPERATIONS)) in OPERATIONS
     only = {"breadth": 1.0, "reasoning": 0.0, "concretizing": 0.0, "deepening": 0.0}
     assert earlier_operations("0:1", 3, only) == ["breadth"] * 3
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_the_worked_example_sent_back_is_a_parse_error_so_the_model_gets_a_repair_round(op):
+    example = json.loads(format_evolve(SEED, op)[2]["content"])["instruction"]
+    with pytest.raises(ParseError, match="worked example"):
+        EVOLVE.parse_output(json.dumps({"instruction": example.upper()}), (SEED, op))
