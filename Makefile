@@ -46,23 +46,20 @@ install: $(VENV)/.installed
 assets: install
 	$(BIN)/iloop --home $(HOME_DIR) assets fetch
 
+# The demo runs the real loop, every node, on the embedded models for two rounds; demo.yaml says what it cuts from
+# the defaults and why (2 CPU cores). Then the dataset, the report and where to look.
+DEMO := $(BIN)/iloop --home $(HOME_DIR) --config demo.yaml
 demo: install
-	$(BIN)/iloop --home $(HOME_DIR) init
-	$(BIN)/iloop --home $(HOME_DIR) assets fetch
-	# M_FT on 2 CPU cores: the demo shrinks the balanced subset to 4 conversations per domain with 256-token
-	# windows (one epoch over all of it), not the coverage of it; real runs keep the defaults (docs/seeds.md).
-	# The 1.5B generates at ~9 tok/s and reads prompts at ~20 tok/s on the current 2-core machine, so the demo
-	# evolves 4 seeds with 512-token answers, and the pool's leakage check compares the first two user turns
-	# (README "Timings" has the measured steps). Diagnosis: 6 held-out items answered by M_FT in at most 256 tokens,
-	# and at most 4 targeted items a round, answered in up to 1024 tokens, the default (matrix proofs ran past 512
-	# and an image-classifier task past 768 in earlier demos: a cut first answer rejects the item). 32 conversations are tagged (35 s each on the 1.5B), half the default.
-	# The measure step's judge rates 4 items of each set (default 16), the rest of its figures need no LLM.
-	$(BIN)/iloop --home $(HOME_DIR) --set tagging.max_per_round=32 --set finetune.per_domain=4 --set finetune.max_tokens=256 \
-		--set evolution.max_per_round=4 --set evolution.answer_max_tokens=512 --set leakage.max_turns=2 \
-		--set diagnosis.sample_size=6 --set diagnosis.answer_max_tokens=256 --set synthesis.max_per_round=4 \
-		--set synthesis.answer_max_tokens=1024 --set measure.difficulty_sample=4 \
-		run --max-rounds 1
-	$(BIN)/iloop --home $(HOME_DIR) stats
+	$(DEMO) init
+	$(DEMO) assets fetch
+	$(DEMO) run
+	$(DEMO) stats
+	$(DEMO) export --out $(HOME_DIR)/dataset.jsonl
+	$(DEMO) report --out $(HOME_DIR)/report
+	@echo
+	@echo "dataset: $(HOME_DIR)/dataset.jsonl (iloop export; --all for the whole store)"
+	@echo "report:  $(HOME_DIR)/report/index.html"
+	@echo "console: $(BIN)/streamlit run app.py -- --home $(HOME_DIR)"
 
 # The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
 browser:
