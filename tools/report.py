@@ -69,7 +69,7 @@ def comparison_rows(last: dict[str, Any]) -> list[list[Any]]:
     """figure, dataset, reference, dataset - reference, for the last measured round."""
     rows = []
     for name in TABLE:
-        d, r = last.get("dataset", {}).get(name), last.get("reference", {}).get(name)
+        d, r = plots.compared_dataset(last).get(name), last.get("reference", {}).get(name)
         if d is not None or r is not None:
             rows.append([name, d if d is not None else "-", r if r is not None else "-",
                          d - r if d is not None and r is not None else "-"])
@@ -84,7 +84,8 @@ def write_report(store: Store, vectors: VectorStore, collection: str, cfg: Iloop
     if rounds:
         last = rounds[-1]
         parts.append(f"<h2>Dataset against a random subset of the pool (round {last['round']})</h2>")
-        parts.append(_table(comparison_rows(last), ["figure", "dataset", "random reference", "difference"]))
+        parts.append(_table(comparison_rows(last), ["figure", "dataset (at the reference's size)", "random reference",
+                                                    "difference"]))
         decision = stats["measure"]["last_decision"] or {}
         parts.append(f"<p>Last measure decision: <b>{html.escape(str(decision.get('action', '')))}</b>: "
                      f"{html.escape(str(decision.get('reason', '')))}</p>")

@@ -45,6 +45,11 @@ def semantic_map(pool_xy: np.ndarray, items: dict[str, np.ndarray], rounds_xy: d
     return path
 
 
+def compared_dataset(round_figures: dict) -> dict:
+    """The dataset's figures to set beside the reference's: its same-size subsample when the round has one."""
+    return round_figures.get("matched_dataset") or round_figures.get("dataset", {})
+
+
 def per_round(rounds: list[dict], figures: list[tuple[str, str]], path: Path) -> Path:
     """One panel per figure: the dataset's value per round beside the random reference's, same map and size."""
     plt = _plt()
@@ -52,9 +57,11 @@ def per_round(rounds: list[dict], figures: list[tuple[str, str]], path: Path) ->
     axes = np.atleast_1d(axes)
     xs = [r["round"] for r in rounds]
     for ax, (key, label) in zip(axes, figures):
-        for scope, style in (("dataset", "-o"), ("reference", "--s")):
-            ys = [r.get(scope, {}).get(key, np.nan) for r in rounds]
-            ax.plot(xs, ys, style, label="random reference" if scope == "reference" else "dataset")
+        # entropy and cells grow with a set's size: where the tagged pool was smaller than the dataset, the dataset's
+        # side is its subsample of the reference's size (matched_dataset), as the stop rule compares them
+        ys = [compared_dataset(r).get(key, np.nan) for r in rounds]
+        ax.plot(xs, ys, "-o", label="dataset (at the reference's size)")
+        ax.plot(xs, [r.get("reference", {}).get(key, np.nan) for r in rounds], "--s", label="random reference")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("round")
         ax.set_xticks(xs)

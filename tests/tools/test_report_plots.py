@@ -27,3 +27,13 @@ def test_every_figure_writes_a_png(tmp_path):
     for name in ("map", "r", "d", "g", "g0", "c", "c0"):
         w, h = size_of(tmp_path / f"{name}.png")
         assert w >= 300 and h >= 200, name
+
+
+def test_the_dataset_is_compared_at_the_references_size_when_the_round_has_a_matched_subsample():
+    from tools.report import comparison_rows
+    from tools.report_plots import compared_dataset
+    full = {"dataset": {"entropy": 2.0}, "reference": {"entropy": 1.9}}
+    assert compared_dataset(full) == {"entropy": 2.0}
+    matched = {**full, "matched_dataset": {"entropy": 1.9}}
+    assert compared_dataset(matched) == {"entropy": 1.9}
+    assert comparison_rows(matched)[0][1:] == [1.9, 1.9, 0.0]  # not the full dataset's 2.0 against 1.9
