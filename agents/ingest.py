@@ -40,8 +40,7 @@ def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:
     res = resources(config)
     cfg, round_ = res.config, state.get("db_round", 0)
     importer = Importer(res.store, cfg.home / "reports", cfg.ingest.batch_size, cfg.ingest.max_record_bytes,
-                        cfg.ingest.max_reported_errors, round_,
-                        cfg.ingest.max_records)
+                        cfg.ingest.max_reported_errors, round_, max_records=cfg.ingest.max_records)
     summaries, rows, new = [], [], 0
     files, errors = pool_files(state.get("pools") or cfg.ingest.pools, res.assets)
     for path, source in files:

@@ -11,6 +11,7 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from settings.evolution import OPERATIONS, EvolutionSettings
 from tools.formats import detect_lang
@@ -95,10 +96,16 @@ class EvolveTask(LLMTask[tuple[SeedItem, str], str]):
         if _TASK_WORDS.search(value):
             raise ParseError("the instruction talks about the rewriting task; write only the new instruction itself")
         # the worked example's reply sent back (the demo's 1.5B answered a Chinese seed with the sky-blue example)
-        example = json.loads(self.format_input(item)[2]["content"])["instruction"]
-        if _norm(value) == _norm(example):
+        if _norm(value) == _example_instruction(self.template.format(operation=item[1])):
             raise ParseError("that is the worked example's instruction; rewrite the instruction given last")
         return value
+
+
+@lru_cache(maxsize=None)
+def _example_instruction(template: str) -> str:
+    """The normalised instruction of a prompt file's worked example (its assistant turn), read once per file."""
+    example = render_messages(template, instruction="", domain="", skills="", language="")[2]["content"]
+    return _norm(json.loads(example)["instruction"])
 
 
 # ---- rule checks ------------------------------------------------------------------------------------------------
@@ -215,8 +222,7 @@ class FollowupTask(LLMTask[FollowupItem, str]):
             raise ParseError("the user already asked that; write a new follow-up")
         got = detect_lang([{"role": "user", "content": value}])
         if item.lang in ("en", "zh") and got != item.lang:
-            language = "Chinese" if item.lang == "zh" else "English"
-            raise ParseError(f"write the message in the conversation's language ({language})")
+            raise ParseError(f"write the message in the conversation's language ({LANGUAGE_NAMES[item.lang]})")
         return value
 
 
