@@ -59,7 +59,7 @@ demo: install
 	@echo
 	@echo "dataset: $(HOME_DIR)/dataset.jsonl (iloop export; --all for the whole store)"
 	@echo "report:  $(HOME_DIR)/report/index.html"
-	@echo "console: $(BIN)/streamlit run app.py -- --home $(HOME_DIR)"
+	@echo "console: $(BIN)/iloop --home $(HOME_DIR) --config demo.yaml console   (http://127.0.0.1:8501)"
 
 # The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
 browser:

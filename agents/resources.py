@@ -70,11 +70,23 @@ def iloop_config(config: RunnableConfig | None) -> IloopConfig:
     return IloopConfig.model_validate_json(raw) if raw else load_config()
 
 
+# What a configuration differing only in steered numbers may share with one already built: the same store, assets,
+# Chroma and (same embedding settings) embedder; a steered round must not open a second Chroma client or model.
+_SHARED = ("store", "assets", "vectors")
+
+
 def resources(config: RunnableConfig | None) -> Resources:
     cfg = iloop_config(config)
     key = cfg.model_dump_json()
     if key not in _CACHE:
-        _CACHE[key] = Resources(cfg)
+        res = Resources(cfg)
+        for other in _CACHE.values():
+            o = other.config
+            if (o.home, o.db_url, o.assets_path) == (cfg.home, cfg.db_url, cfg.assets_path):
+                names = _SHARED + (("embedder",) if o.embedding == cfg.embedding else ())
+                res.__dict__.update({n: other.__dict__[n] for n in names if n in other.__dict__})
+                break
+        _CACHE[key] = res
     return _CACHE[key]
 
 

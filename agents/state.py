@@ -22,6 +22,9 @@ class IloopState(IloopInput, total=False):
 
     round: Annotated[int, operator.add]
     """Loop counter of this thread: begin_round adds 1; the router compares it with ``max_rounds``."""
+    steered_settings: dict[str, float]
+    """Settings a person steered from the console (settings/steerable.py: budgets, quotas, stop targets), copied
+    from the store when the round begins: every node of the round runs with them over the run's configuration."""
     db_round: int
     """Store-wide round number (rounds table) that decisions, metrics and new rows of this round carry."""
     new_conversations: int

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from typing import List, Optional
@@ -36,9 +37,14 @@ def run(resume: bool = typer.Option(False, help="Continue the last thread (or --
         max_rounds: Optional[int] = typer.Option(None, help="Override max_rounds for this run."),
         max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Token budget of this run (prompt + "
                                                  "completion, cache hits free): the loop stops at the end of the "
-                                                 "round that reaches it.")) -> None:
+                                                 "round that reaches it."),
+        review: bool = typer.Option(False, "--review", help="Review mode: stop before the evolver and before the "
+                                    "targeted synthesizer so a person can approve, edit or skip (the console's Run "
+                                    "page answers; `--resume --review` continues).")) -> None:
     """Run the closed loop as a LangGraph state machine (checkpointed; --resume continues). It stops when every
-    coverage and depth figure has plateaued (measure.patience rounds), after max_rounds, or at the token budget."""
+    coverage and depth figure has plateaued (measure.patience rounds), after max_rounds, or at the token budget.
+    A pause asked for from the console ends the process after the node it is in; --resume continues."""
+    from graph import control
     from graph.builder import compile_with_checkpointer
     from state.rounds import last_thread_id
 
@@ -53,19 +59,70 @@ def run(resume: bool = typer.Option(False, help="Continue the last thread (or --
         if thread is None:
             fail("nothing to resume: no run has been recorded in this home", 2)
     thread = thread or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    graph = compile_with_checkpointer(cfg.home / "checkpoints" / "graph.sqlite")
+    graph = compile_with_checkpointer(cfg.home / "checkpoints" / "graph.sqlite",
+                                      control.REVIEW_NODES if review else None)
+    # the router ends the loop (max_rounds, token budget, plateau); this limit only guards against a routing bug,
+    # and must not cut a run whose max_rounds a person raised from the console
     run_config = {"configurable": {"thread_id": thread, "iloop_config": cfg.model_dump_json()},
-                  "recursion_limit": 20 + 10 * cfg.max_rounds}
+                  "recursion_limit": RECURSION_LIMIT}
     inputs = None if resume else {"pools": pool} if pool else {}
+    control.write_status(cfg.home, pid=os.getpid(), thread=thread, state="running", review=review, error="")
     console.print(f"thread {thread}")
-    final = None
-    for update in graph.stream(inputs, run_config, stream_mode="updates"):
-        for node_name, delta in update.items():
-            console.print(f"[cyan]{node_name}[/] " + _brief(delta))
-    final = graph.get_state(run_config).values
+    try:
+        if resume:
+            done = control.apply_review(graph, run_config, res.store, control.take_review_answer(cfg.home))
+            if done:
+                console.print(f"[yellow]review[/] {done}")
+        if _stream(graph, inputs, run_config, cfg.home, res.store):
+            return
+    except BaseException as exc:
+        control.write_status(cfg.home, state="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    snapshot = graph.get_state(run_config)
+    if snapshot.next:  # review mode stopped before a node
+        node = snapshot.next[0]
+        control.write_status(cfg.home, state="review", next=list(snapshot.next))
+        from state import decisions
+        from state.decisions import Action, Node
+        round_ = int(snapshot.values.get("db_round", 0))
+        decisions.record_one(res.store, round_, Node.CONSOLE, f"review:{node}:{round_}", Action.REVIEW,
+                             f"stopped for review before {node}", {"thread": thread, "node": node})
+        console.print(f"[yellow]review[/] stopped before {node}: approve, edit or skip it, then "
+                      f"`iloop run --resume --review`")
+        return
+    final = snapshot.values
+    control.write_status(cfg.home, state="finished", next=[], stop_reason=final.get("stop_reason", ""))
     from state.stats import collect
     out.print_json(json.dumps({"thread": thread, "rounds": final.get("round"), "stop_reason": final.get(
         "stop_reason"), "tokens": final.get("tokens"), "metrics": final.get("metrics"), "stats": collect(res.store)["conversations"]}))
+
+
+RECURSION_LIMIT = 1_000_000
+
+
+def _stream(graph, inputs, run_config, home, store) -> bool:
+    """Run the graph, printing each node's update and recording it in the run's status; True when it stopped for
+    a pause asked for from the console (after the node that was running)."""
+    from graph import control
+    for update in graph.stream(inputs, run_config, stream_mode="updates"):
+        for node_name, delta in update.items():
+            if node_name.startswith("__"):
+                continue
+            console.print(f"[cyan]{node_name}[/] " + _brief(delta))
+            control.write_status(home, node=node_name, node_done_at=time.time())
+        if control.pause_requested(home):
+            control.clear_pause(home)
+            snapshot = graph.get_state(run_config)
+            control.write_status(home, state="paused", next=list(snapshot.next))
+            from state import decisions
+            from state.decisions import Action, Node
+            round_ = int(snapshot.values.get("db_round", 0))
+            decisions.record_one(store, round_, Node.CONSOLE, f"run:{run_config['configurable']['thread_id']}",
+                                 Action.PAUSE_RUN, f"paused before {', '.join(snapshot.next) or 'the end'}",
+                                 {"next": list(snapshot.next)})
+            console.print(f"[yellow]paused[/] before {', '.join(snapshot.next)}: `iloop run --resume` continues")
+            return True
+    return False
 
 
 def _brief(delta) -> str:

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from cli import common, data, diagnose, evolve, home, loop, report, seeds, stages
+from cli import common, console, data, diagnose, evolve, home, loop, report, seeds, stages
 
 app = typer.Typer(help="instruct-loop: grow an SFT set toward the skills and difficulty a model lacks.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -41,6 +41,7 @@ app.command()(report.plan)
 app.command()(loop.run)
 app.command()(loop.serve)
 app.command("graph")(loop.show_graph)
+app.command("console")(console.console_command)
 # stages, one at a time
 app.command()(stages.tag)
 app.command()(stages.taxonomy)

@@ -27,13 +27,10 @@ def plan(rounds: int = typer.Option(1, "--rounds", min=1, help="Rounds to estima
 
     from rich.table import Table
 
-    from state.llm_calls import usage_by_round
-    from state.metrics import by_round
-    from tools.plan import LOADS, plan_rounds
+    from tools.plan import plan_for_store
 
     res = resources()
-    names = ("node_seconds_", "node_tokens_") + tuple(load for load, _ in LOADS.values())
-    p = plan_rounds(res.config, by_round(res.store, names), usage_by_round(res.store), rounds)
+    p = plan_for_store(res.store, res.config, rounds)
     if as_json:
         out.print_json(json.dumps(p))
         return

@@ -61,13 +61,15 @@ def build_loop_graph() -> StateGraph:
     return g
 
 
-def compile_with_checkpointer(checkpoint_path: Path):
-    """Compiled graph with a SQLite checkpointer in its own file (not the data store: different lifecycles)."""
+def compile_with_checkpointer(checkpoint_path: Path, interrupt_before: tuple[str, ...] | list[str] | None = None):
+    """Compiled graph with a SQLite checkpointer in its own file (not the data store: different lifecycles);
+    ``interrupt_before``: nodes to stop before (review mode, graph/control.py)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
-    return build_loop_graph().compile(checkpointer=SqliteSaver(conn))
+    return build_loop_graph().compile(checkpointer=SqliteSaver(conn),
+                                      interrupt_before=list(interrupt_before) if interrupt_before else None)
 
 
 # For LangGraph Studio / `langgraph dev` (langgraph.json points here); Studio supplies its own checkpointer.

@@ -32,6 +32,7 @@ class Node(str, Enum):
     TARGETED_SYNTHESIZER = "targeted_synthesizer"
     MEASURE = "measure"
     FINISH = "finish"
+    CONSOLE = "console"  # a person's steering, run control and review answers
 
 
 class Action(str, Enum):
@@ -71,6 +72,12 @@ class Action(str, Enum):
     CANDIDATE_TAG = "candidate_tag"  # a missing skill no canonical tag is close to
     SYNTHESIZE = "synthesize"  # a targeted item staged for the leakage guard (or a round's summary)
     REJECT_SYNTHESIS = "reject_synthesis"  # a targeted item that failed a check
+    STEER = "steer"  # console: a steering weight or setting saved or reset (evidence: old, new, who)
+    START_RUN = "start_run"  # console: a run started in the background
+    PAUSE_RUN = "pause_run"  # a pause asked for (console) or taken after a node (the run)
+    STOP_RUN = "stop_run"  # console: the run's process was terminated
+    REVIEW = "review"  # review mode: the run stopped before a node, or a person's answer (approve or skip)
+    DROP_SEED = "drop_seed"  # review: a person removed a seed before evolution
 
 
 @dataclass
@@ -182,3 +189,34 @@ def recent(store: Store, node: str | None = None, limit: int = 500) -> list[dict
         q = q.where(d.c.node == node)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q.limit(limit)).mappings()]
+
+
+def search(store: Store, round_: int | None = None, node: str | None = None, action: str | None = None,
+           text: str = "", page: int = 0, page_size: int = 50) -> tuple[int, list[dict[str, Any]]]:
+    """(matching rows, one page of them newest first): the console's decision log, filtered by round, node,
+    action and a text that the reason or subject contains (case-insensitive)."""
+    d = Decision.__table__
+    where = []
+    if round_ is not None:
+        where.append(d.c.round == round_)
+    if node:
+        where.append(d.c.node == node)
+    if action:
+        where.append(d.c.action == action)
+    if text:
+        like = f"%{text.lower()}%"
+        where.append(sa.or_(sa.func.lower(d.c.reason).like(like), sa.func.lower(d.c.subject).like(like)))
+    q = sa.select(d.c.id, d.c.round, d.c.node, d.c.subject, d.c.action, d.c.reason, d.c.evidence, d.c.created_at)
+    with store.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(d).where(*where)).scalar() or 0
+        rows = conn.execute(q.where(*where).order_by(d.c.id.desc()).offset(page * page_size).limit(page_size))
+        return total, [dict(r) for r in rows.mappings()]
+
+
+def facets(store: Store, round_: int | None = None) -> dict[str, list[str]]:
+    """The nodes and actions present (in one round, or all): the choices of the console's filters."""
+    d = Decision.__table__
+    where = [] if round_ is None else [d.c.round == round_]
+    with store.engine.connect() as conn:
+        return {"node": sorted(conn.execute(sa.select(d.c.node).where(*where).distinct()).scalars()),
+                "action": sorted(conn.execute(sa.select(d.c.action).where(*where).distinct()).scalars())}

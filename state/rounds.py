@@ -122,3 +122,10 @@ def started_at(store: Store, number: int):
     t = Round.__table__
     with store.engine.connect() as conn:
         return conn.execute(sa.select(t.c.started_at).where(t.c.number == number)).scalar()
+
+
+def last_number(store: Store) -> int:
+    """The newest round's number (0 before any)."""
+    t = Round.__table__
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(t.c.number))).scalar() or 0

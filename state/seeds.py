@@ -9,9 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from state.db import Store, check_statuses, group_counts, update_by_id
+from state.decisions import Action, DecisionRow, Node, record
 from state.models import Conversation, Seed, utcnow
 
-STATUSES = ("selected", "evolved", "exhausted", "held_out")  # held_out: a diagnosis item (state.diagnosis)
+# held_out: a diagnosis item (state.diagnosis); dropped: a person removed it in review before evolution
+STATUSES = ("selected", "evolved", "exhausted", "held_out", "dropped")
 
 
 @dataclass
@@ -95,13 +97,34 @@ def figures(store: Store) -> dict[str, Any]:
                 "by_round": group_counts(conn, t.c.round), "by_status": group_counts(conn, t.c.status)}
 
 
-def recent_with_instructions(store: Store, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest seeds with their criteria, evidence and conversation (the console's seed table)."""
+def recent_with_instructions(store: Store, limit: int = 500, round_: int | None = None,
+                             status: str | None = None) -> list[dict[str, Any]]:
+    """The newest seeds (of one round, of one status) with their criteria, evidence and conversation (the
+    console's seed tables)."""
     sd, c = Seed.__table__, Conversation.__table__
-    q = (sa.select(sd.c.round, sd.c.conversation_id, sd.c.criteria, sd.c.evidence, c.c.messages)
+    q = (sa.select(sd.c.id.label("seed_id"), sd.c.round, sd.c.conversation_id, sd.c.status, sd.c.criteria,
+                   sd.c.evidence, c.c.messages)
          .select_from(sd.join(c, c.c.id == sd.c.conversation_id)).order_by(sd.c.id.desc()).limit(limit))
+    if round_ is not None:
+        q = q.where(sd.c.round == round_)
+    if status is not None:
+        q = q.where(sd.c.status == status)
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def drop(store: Store, seed_ids: list[int], round_: int, who: str) -> int:
+    """A person's review edit: these seeds (still waiting for evolution) are never evolved. Each is a decision,
+    written with the status change; returns the seeds dropped."""
+    t = Seed.__table__
+    with store.engine.begin() as conn:
+        rows = conn.execute(sa.select(t.c.id, t.c.conversation_id).where(
+            t.c.id.in_(sorted(seed_ids)), t.c.status == "selected")).all()
+        set_status(store, {sid: ("dropped", None) for sid, _ in rows}, conn)
+        record(store, [DecisionRow(round_, Node.CONSOLE, f"conversation:{cid}", Action.DROP_SEED,
+                                   f"seed {sid} dropped in review by {who}", {"seed_id": sid, "who": who})
+                       for sid, cid in rows], conn)
+    return len(rows)
 
 
 def round_seed_count(store: Store, round_: int) -> int:

@@ -1,7 +1,9 @@
-"""Steering priorities: what the console's user or the coverage analyst asks later nodes to favour.
+"""Steering priorities: what the console's user or the coverage analyst asks later nodes to favour, and the
+settings a person steers while a run goes on (kind ``setting``, settings/steerable.py).
 
 One set of kinds for every writer and reader. A user's row for a key wins over the analyst's, and the analyst
-never overwrites a key a user set.
+never overwrites a key a user set. Every change a person makes is also a decision (node console, action steer:
+who, when, the old and new value), written in the same transaction.
 """
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from settings import ALL_CRITERIA, OPERATIONS
+from settings.steerable import STEERABLE_SETTINGS
 from state.db import Store
-from state.models import SteeringPriority, utcnow
+from state.decisions import Action, DecisionRow, Node, record
+from state.models import Round, SteeringPriority, utcnow
 
-STEERING_KINDS = ("domain", "tag", "criterion", "operation")
+STEERING_KINDS = ("domain", "tag", "criterion", "operation", "setting")
+WEIGHT_KINDS = STEERING_KINDS[:4]
 USER, ANALYST = "user", "coverage_analyst"
 
 
@@ -34,10 +39,31 @@ def check_priority(kind: str, key: str) -> None:
         raise ValueError(f"unknown criterion {key!r}; expected one of {', '.join(ALL_CRITERIA)}")
     if kind == "operation" and key not in OPERATIONS:
         raise ValueError(f"unknown operation {key!r}; expected one of {', '.join(OPERATIONS)}")
+    if kind == "setting" and key not in STEERABLE_SETTINGS:
+        raise ValueError(f"setting {key!r} cannot be steered; expected one of {', '.join(STEERABLE_SETTINGS)}")
 
 
-def set_user_priority(store: Store, kind: str, key: str, weight: float, note: str = "") -> None:
+def _last_round(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.max(Round.__table__.c.number))).scalar() or 0
+
+
+def _user_value(conn: sa.Connection, kind: str, key: str) -> float | None:
+    t = SteeringPriority.__table__
+    return conn.execute(sa.select(t.c.weight).where(t.c.kind == kind, t.c.key == key, t.c.set_by == USER)).scalar()
+
+
+def _steer_decision(conn, kind: str, key: str, old, new, who: str, note: str) -> DecisionRow:
+    what = f"{kind}:{key} {old if old is not None else 'unset'} -> {new if new is not None else 'reset'}"
+    return DecisionRow(_last_round(conn), Node.CONSOLE, f"steering:{kind}:{key}", Action.STEER,
+                       f"{what} by {who}" + (f" ({note})" if note else ""),
+                       {"kind": kind, "key": key, "old": old, "new": new, "who": who, "note": note})
+
+
+def set_user_priority(store: Store, kind: str, key: str, weight: float, note: str = "", who: str = USER) -> None:
+    """A person's weight (or steered setting value) for a key, with its decision. Weights must be >= 0."""
     check_priority(kind, key)
+    if kind != "setting" and not float(weight) >= 0:
+        raise ValueError(f"a steering weight must be >= 0, got {weight}")
     t = SteeringPriority.__table__
     stmt = store.insert(t).values(kind=kind, key=key[:200], weight=float(weight), set_by=USER, round=0, note=note,
                                   updated_at=utcnow())
@@ -45,7 +71,29 @@ def set_user_priority(store: Store, kind: str, key: str, weight: float, note: st
         "weight": stmt.excluded.weight, "note": stmt.excluded.note, "set_by": USER,
         "updated_at": stmt.excluded.updated_at})
     with store.engine.begin() as conn:
+        old = _user_value(conn, kind, key[:200])
         conn.execute(stmt)
+        record(store, [_steer_decision(conn, kind, key[:200], old, float(weight), who, note)], conn)
+
+
+def reset_user_priority(store: Store, kind: str, key: str, who: str = USER) -> bool:
+    """Remove a person's row for a key (the analyst's next round may set it again); False when there was none."""
+    t = SteeringPriority.__table__
+    with store.engine.begin() as conn:
+        old = _user_value(conn, kind, key)
+        if old is None:
+            return False
+        conn.execute(sa.delete(t).where(t.c.kind == kind, t.c.key == key, t.c.set_by == USER))
+        record(store, [_steer_decision(conn, kind, key, old, None, who, "")], conn)
+    return True
+
+
+def setting_values(store: Store) -> dict[str, float]:
+    """The settings a person steered: dotted key -> value (what begin_round hands the round)."""
+    t = SteeringPriority.__table__
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.key, t.c.weight).where(t.c.kind == "setting", t.c.set_by == USER)).all()
+    return {k: float(v) for k, v in rows}
 
 
 def replace_analyst_priorities(store: Store, priorities: list[Priority], round_: int) -> int:
@@ -68,9 +116,9 @@ def replace_analyst_priorities(store: Store, priorities: list[Priority], round_:
 
 
 def weights(store: Store) -> dict[str, dict[str, float]]:
-    """kind -> key -> weight, every kind present; a user's weight wins over the analyst's."""
+    """kind -> key -> weight, every weight kind present; a user's weight wins over the analyst's."""
     t = SteeringPriority.__table__
-    out: dict[str, dict[str, float]] = {k: {} for k in STEERING_KINDS}
+    out: dict[str, dict[str, float]] = {k: {} for k in WEIGHT_KINDS}
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.kind, t.c.key, t.c.weight, t.c.set_by)).all()
     for kind, key, weight, _ in sorted(rows, key=lambda r: r.set_by == USER):

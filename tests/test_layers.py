@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = {"settings": 0, "prompts": 0, "state": 1, "tools": 2, "agents": 3, "graph": 4, "cli": 5, "app": 5}
+LAYERS = {"settings": 0, "prompts": 0, "state": 1, "tools": 2, "agents": 3, "graph": 4, "cli": 5, "console": 5, "app": 5}
 SHARED_AGENT_MODULES = {"agents.state", "agents.resources"}  # the nodes' contract and their resource bag
 SQL_PACKAGES = ("sqlalchemy", "sqlmodel", "alembic")
 MAX_LINES = 300
@@ -21,8 +21,9 @@ MAX_LINES = 300
 def project_modules() -> dict[str, Path]:
     out = {"app": REPO / "app.py"}
     for pkg in LAYERS:
-        for path in sorted((REPO / pkg).glob("*.py")) if (REPO / pkg).is_dir() else []:
-            name = pkg if path.stem == "__init__" else f"{pkg}.{path.stem}"
+        for path in sorted((REPO / pkg).rglob("*.py")) if (REPO / pkg).is_dir() else []:
+            parts = (pkg,) + path.relative_to(REPO / pkg).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             out[name] = path
     return out
 

@@ -73,3 +73,11 @@ def plan_rounds(cfg: IloopConfig, metrics: dict[int, dict[str, float]], usage: d
             "total": {"seconds": round(per_round_s * rounds, 1), "tokens": per_round_tokens * rounds},
             "max_tokens": cfg.max_tokens,
             "fits_budget": None if not cfg.max_tokens else per_round_tokens * rounds <= cfg.max_tokens}
+
+
+def plan_for_store(store, cfg: IloopConfig, rounds: int) -> dict[str, Any]:
+    """plan_rounds over what this store measured so far (`iloop plan` and the console's estimates)."""
+    from state.llm_calls import usage_by_round
+    from state.metrics import by_round
+    names = ("node_seconds_", "node_tokens_") + tuple(load for load, _ in LOADS.values())
+    return plan_rounds(cfg, by_round(store, names), usage_by_round(store), rounds)

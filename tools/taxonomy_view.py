@@ -29,8 +29,9 @@ def taxonomy_view(store: Store, top: int = 15, aliases: int = 50, graph_lang: st
         out_domains.append({"name": "(unmapped)", "description": "", "conversations": 0,
                             "tags": per_domain[None][:top], "n_tags": len(per_domain[None])})
     graph = cooccurrence_from_store(store, lang=graph_lang)  # the fitted graph is one language's (docs/taxonomy.md)
-    fit = fit_degrees([deg for _, deg in graph.degree()])
-    return {"domains": out_domains, "canonical": {"en": sum(c[2] == "en" for c in canon),
+    degrees = [deg for _, deg in graph.degree()]
+    fit = fit_degrees(degrees)
+    return {"degrees": sorted(degrees), "domains": out_domains, "canonical": {"en": sum(c[2] == "en" for c in canon),
                                                   "zh": sum(c[2] == "zh" for c in canon)},
             "aliases_total": sum(n for (_, st), n in by_status.items() if st == "alias"),
             "aliases": recent_merges(store, aliases),
