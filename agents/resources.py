@@ -84,8 +84,8 @@ def resources(config: RunnableConfig | None) -> Resources:
             o = other.config
             if (o.home, o.db_url, o.assets_path) == (cfg.home, cfg.db_url, cfg.assets_path):
                 names = _SHARED + (("embedder",) if o.embedding == cfg.embedding else ())
-                res.__dict__.update({n: other.__dict__[n] for n in names if n in other.__dict__})
-                break
+                res.__dict__.update({n: other.__dict__[n] for n in names
+                                     if n in other.__dict__ and n not in res.__dict__})
         _CACHE[key] = res
     return _CACHE[key]
 

@@ -21,7 +21,9 @@ def console_command(port: int = typer.Option(8501, "--port", help="Port on 127.0
     """Open the console (run, steer and inspect the loop) on http://127.0.0.1:PORT until Ctrl-C."""
     cfg = config()
     app = Path(__file__).resolve().parents[1] / "app.py"
-    args = ["--home", str(cfg.home)] + (["--config", str(options.config_file)] if options.config_file else []) + \
+    # absolute: Streamlit runs in the checkout, and so do the runs the console starts
+    args = ["--home", str(cfg.home.resolve())] + \
+        (["--config", str(Path(options.config_file).resolve())] if options.config_file else []) + \
         [x for s in options.overrides for x in ("--set", s)]
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), *STREAMLIT_FLAGS, "--server.port", str(port), "--",
            *args]

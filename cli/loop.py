@@ -66,29 +66,33 @@ def run(resume: bool = typer.Option(False, help="Continue the last thread (or --
     run_config = {"configurable": {"thread_id": thread, "iloop_config": cfg.model_dump_json()},
                   "recursion_limit": RECURSION_LIMIT}
     inputs = None if resume else {"pools": pool} if pool else {}
+    control.clear_stale_pause(cfg.home, os.getpid())  # a request left from an earlier run is not this run's
     control.write_status(cfg.home, pid=os.getpid(), thread=thread, state="running", review=review, error="")
     console.print(f"thread {thread}")
+    from state.steering import setting_values
+    steered = setting_values(res.store)
+    if steered:  # they win over config and flags from the next round on (the console's Steering page)
+        console.print("[yellow]steered settings[/] " + ", ".join(f"{k}={v:g}" for k, v in sorted(steered.items())))
     try:
         if resume:
-            done = control.apply_review(graph, run_config, res.store, control.take_review_answer(cfg.home))
+            answer = control.review_answer(cfg.home)
+            done = control.apply_review(graph, run_config, res.store, answer)
             if done:
+                control.clear_review_answer(cfg.home)
                 console.print(f"[yellow]review[/] {done}")
-        if _stream(graph, inputs, run_config, cfg.home, res.store):
+            pending = tuple(graph.get_state(run_config).next)
+            # waiting before a review node with no answer (paused or killed there): LangGraph would not stop again
+            if review and not done and pending and pending[0] in control.REVIEW_NODES:
+                _stop_for_review(graph, run_config, res.store, cfg.home)
+                return
+        if _stream(graph, inputs, run_config, cfg.home, res.store, review):
             return
     except BaseException as exc:
         control.write_status(cfg.home, state="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     snapshot = graph.get_state(run_config)
     if snapshot.next:  # review mode stopped before a node
-        node = snapshot.next[0]
-        control.write_status(cfg.home, state="review", next=list(snapshot.next))
-        from state import decisions
-        from state.decisions import Action, Node
-        round_ = int(snapshot.values.get("db_round", 0))
-        decisions.record_one(res.store, round_, Node.CONSOLE, f"review:{node}:{round_}", Action.REVIEW,
-                             f"stopped for review before {node}", {"thread": thread, "node": node})
-        console.print(f"[yellow]review[/] stopped before {node}: approve, edit or skip it, then "
-                      f"`iloop run --resume --review`")
+        _stop_for_review(graph, run_config, res.store, cfg.home)
         return
     final = snapshot.values
     control.write_status(cfg.home, state="finished", next=[], stop_reason=final.get("stop_reason", ""))
@@ -100,7 +104,21 @@ def run(resume: bool = typer.Option(False, help="Continue the last thread (or --
 RECURSION_LIMIT = 1_000_000
 
 
-def _stream(graph, inputs, run_config, home, store) -> bool:
+def _stop_for_review(graph, run_config, store, home) -> None:
+    from graph import control
+    from state import decisions
+    from state.decisions import Action, Node
+    snapshot = graph.get_state(run_config)
+    node, round_ = snapshot.next[0], int(snapshot.values.get("db_round", 0))
+    control.write_status(home, state="review", next=list(snapshot.next))
+    decisions.record_one(store, round_, Node.CONSOLE, f"review:{node}:{round_}", Action.REVIEW,
+                         f"stopped for review before {node}", {"thread": run_config["configurable"]["thread_id"],
+                                                               "node": node})
+    console.print(f"[yellow]review[/] stopped before {node}: approve, edit or skip it, then "
+                  f"`iloop run --resume --review`")
+
+
+def _stream(graph, inputs, run_config, home, store, review: bool) -> bool:
     """Run the graph, printing each node's update and recording it in the run's status; True when it stopped for
     a pause asked for from the console (after the node that was running)."""
     from graph import control
@@ -113,6 +131,9 @@ def _stream(graph, inputs, run_config, home, store) -> bool:
         if control.pause_requested(home):
             control.clear_pause(home)
             snapshot = graph.get_state(run_config)
+            if review and snapshot.next and snapshot.next[0] in control.REVIEW_NODES:
+                _stop_for_review(graph, run_config, store, home)  # the review stop it was about to make anyway
+                return True
             control.write_status(home, state="paused", next=list(snapshot.next))
             from state import decisions
             from state.decisions import Action, Node

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def write_status(home: Path, **fields: Any) -> dict[str, Any]:
     except (OSError, ValueError):
         status = {}
     status.update(fields, updated_at=time.time())
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # console sessions are threads
     tmp.write_text(json.dumps(status, default=str), encoding="utf-8")
     os.replace(tmp, path)
     return status
@@ -92,6 +93,7 @@ def start_run(home: Path, store: Store, cli_args: list[str], *, resume: bool = F
     cmd = [sys.executable, "-m", "cli.main", *cli_args, "run"] + (["--resume"] if resume else []) + \
         (["--review"] if review else [])
     clear_pause(home)
+    (control_dir(home) / "run.json").unlink(missing_ok=True)  # a fresh status: nothing of the last run carries over
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160"})
@@ -104,15 +106,30 @@ def start_run(home: Path, store: Store, cli_args: list[str], *, resume: bool = F
 
 
 def request_pause(home: Path, store: Store, who: str = "user") -> None:
-    """Ask the live run to stop after the node it is in (checkpointed; resume continues)."""
-    (control_dir(home) / "pause").write_text(who, encoding="utf-8")
+    """Ask the live run to stop after the node it is in (checkpointed; resume continues); refused when no run is
+    live (a stale request would pause the next run started from the command line)."""
     status = read_status(home)
+    if status.get("state") not in LIVE:
+        raise RuntimeError(f"no run is going (state {status.get('state')}): nothing to pause")
+    # names the run's pid: the run takes only a request meant for it (clear_stale_pause)
+    (control_dir(home) / "pause").write_text(json.dumps({"who": who, "pid": status.get("pid")}), encoding="utf-8")
     _decide(store, Action.PAUSE_RUN, f"pause asked for by {who} during {status.get('node') or 'the start'}",
             {"who": who, "thread": status.get("thread", ""), "requested": True})
 
 
 def pause_requested(home: Path) -> bool:
     return (control_dir(home) / "pause").exists()
+
+
+def clear_stale_pause(home: Path, pid: int) -> None:
+    """Drop a pause request meant for another process (left from an earlier run); keep one for ``pid``, which
+    the console may have written between starting the process and the process reaching its first node."""
+    try:
+        meant = json.loads((control_dir(home) / "pause").read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        meant = None
+    if meant != pid:
+        clear_pause(home)
 
 
 def clear_pause(home: Path) -> None:
@@ -125,47 +142,57 @@ def stop_run(home: Path, store: Store, who: str = "user", wait: float = 20.0) ->
     if status.get("state") not in LIVE:
         return False
     pid = int(status["pid"])
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+
+    def send(sig: int) -> None:  # the whole group when the run leads one (started here), else the process alone
+        try:
+            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(pid):
+        send(signal.SIGKILL)
+        time.sleep(0.5)
+    if _alive(pid):
+        raise RuntimeError(f"run pid {pid} did not end after SIGKILL")
     write_status(home, state="stopped", stopped_by=who)
     _decide(store, Action.STOP_RUN, f"stopped by {who} during {status.get('node') or 'the start'}",
             {"who": who, "thread": status.get("thread", ""), "node": status.get("node", "")})
     return True
 
 
-def answer_review(home: Path, store: Store, node: str, action: str, drop_seeds: list[int], who: str = "user"
-                  ) -> dict[str, Any]:
+def answer_review(home: Path, store: Store, node: str, action: str, drop_seeds: list[int], who: str = "user",
+                  thread: str = "") -> dict[str, Any]:
     """A person's answer to a review stop before ``node``: approve or skip, and seeds to drop (before evolution);
     the resumed run applies it (apply_review)."""
     if node not in REVIEW_NODES or action not in ("approve", "skip"):
         raise ValueError(f"review answer {action!r} for {node!r}: expected approve|skip for {REVIEW_NODES}")
-    answer = {"node": node, "action": action, "drop_seeds": sorted(set(drop_seeds)), "who": who, "at": time.time()}
+    answer = {"node": node, "action": action, "drop_seeds": sorted(set(drop_seeds)), "who": who, "at": time.time(),
+              "thread": thread or read_status(home).get("thread", "")}
     (control_dir(home) / "review.json").write_text(json.dumps(answer), encoding="utf-8")
     return answer
 
 
-def take_review_answer(home: Path) -> dict[str, Any] | None:
-    path = control_dir(home) / "review.json"
+def review_answer(home: Path) -> dict[str, Any] | None:
     try:
-        answer = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads((control_dir(home) / "review.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    path.unlink(missing_ok=True)
-    return answer
+
+
+def clear_review_answer(home: Path) -> None:
+    (control_dir(home) / "review.json").unlink(missing_ok=True)
 
 
 def apply_review(graph, run_config: dict, store: Store, answer: dict[str, Any] | None) -> str:
     """Apply a review answer to a thread stopped before the answer's node: drop the seeds, and for skip mark the
     node as done without running it (LangGraph update_state as that node). Returns what was done, in words."""
     pending = tuple(graph.get_state(run_config).next)
-    if not answer or not pending or answer.get("node") != pending[0]:
+    thread = run_config["configurable"]["thread_id"]
+    if not answer or not pending or answer.get("node") != pending[0] or answer.get("thread", thread) != thread:
         return ""
     node, round_ = pending[0], int(graph.get_state(run_config).values.get("db_round", 0))
     dropped = seeds.drop(store, [int(x) for x in answer.get("drop_seeds", [])], round_, answer.get("who", "user"))

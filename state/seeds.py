@@ -98,13 +98,14 @@ def figures(store: Store) -> dict[str, Any]:
 
 
 def recent_with_instructions(store: Store, limit: int = 500, round_: int | None = None,
-                             status: str | None = None) -> list[dict[str, Any]]:
+                             status: str | None = None, oldest_first: bool = False) -> list[dict[str, Any]]:
     """The newest seeds (of one round, of one status) with their criteria, evidence and conversation (the
-    console's seed tables)."""
+    console's seed tables); ``oldest_first``: the oldest instead, in the order the evolver takes them."""
     sd, c = Seed.__table__, Conversation.__table__
     q = (sa.select(sd.c.id.label("seed_id"), sd.c.round, sd.c.conversation_id, sd.c.status, sd.c.criteria,
                    sd.c.evidence, c.c.messages)
-         .select_from(sd.join(c, c.c.id == sd.c.conversation_id)).order_by(sd.c.id.desc()).limit(limit))
+         .select_from(sd.join(c, c.c.id == sd.c.conversation_id))
+         .order_by(sd.c.id if oldest_first else sd.c.id.desc()).limit(limit))
     if round_ is not None:
         q = q.where(sd.c.round == round_)
     if status is not None:

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from settings import ALL_CRITERIA, OPERATIONS
-from settings.steerable import STEERABLE_SETTINGS
+from settings import IloopConfig
+from settings.steerable import STEERABLE_SETTINGS, with_settings
 from state.db import Store
 from state.decisions import Action, DecisionRow, Node, record
 from state.models import Round, SteeringPriority, utcnow
@@ -64,6 +65,8 @@ def set_user_priority(store: Store, kind: str, key: str, weight: float, note: st
     check_priority(kind, key)
     if kind != "setting" and not float(weight) >= 0:
         raise ValueError(f"a steering weight must be >= 0, got {weight}")
+    if kind == "setting":  # the run would refuse it at its next round's start: refuse it here instead
+        with_settings(IloopConfig(), {key: weight})
     t = SteeringPriority.__table__
     stmt = store.insert(t).values(kind=kind, key=key[:200], weight=float(weight), set_by=USER, round=0, note=note,
                                   updated_at=utcnow())

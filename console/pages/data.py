@@ -60,8 +60,10 @@ with tab_map:
             dom = primary_domains(c.store, points["id"].tolist())
             points["domain"] = points["id"].map(lambda i: dom.get(i, "(none)"))
         points["round"] = points["round_created"].astype(str)
-        chart = alt.Chart(points).mark_circle(size=18, opacity=0.6).encode(
+        # generated items are few beside the pool: drawn larger so they can be found
+        chart = alt.Chart(points).mark_circle(opacity=0.6).encode(
             x=alt.X("x", axis=None), y=alt.Y("y", axis=None), color=alt.Color(f"{colour}:N"),
+            size=alt.condition(alt.datum.origin == "pool", alt.value(14), alt.value(70)),
             tooltip=["id", "origin", "round_created"] + (["domain"] if colour == "domain" else [])).interactive()
         st.altair_chart(chart, width="stretch")
-        st.caption(f"{len(points)} of {maps[map_id]} placed points: every generated one, the pool by a seeded sample.")
+        st.caption(f"{len(points)} of {maps[map_id]} placed points: generated ones first (up to the cap), the pool by a seeded sample.")

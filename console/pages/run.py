@@ -40,6 +40,9 @@ def eta(status: dict) -> str:
 def live_status() -> None:
     status = control.read_status(home)
     state = status.get("state", "none")
+    if st.session_state.setdefault("run_state", state) != state:  # the buttons and review form follow the run
+        st.session_state["run_state"] = state
+        st.rerun(scope="app")
     all_rounds = rounds.all_rounds(c.store)
     thread_rounds = [r for r in all_rounds if r["thread_id"] == status.get("thread")]
     cols = st.columns(4)
@@ -71,6 +74,7 @@ def live_status() -> None:
 live_status()
 status = control.read_status(home)
 state = status.get("state", "none")
+st.session_state["run_state"] = state
 review_mode = st.checkbox("review mode: stop before evolution and before synthesis", value=bool(status.get("review")))
 b = st.columns(4)
 try:
@@ -98,8 +102,9 @@ if state == "review":
              f"({plan.get('source', 'default')}).")
     drop: list[int] = []
     if node == "evolver":
-        waiting = seeds.recent_with_instructions(c.store, cfg.evolution.max_per_round or 500, status="selected")
-        waiting = list(reversed(waiting))[: cfg.evolution.max_per_round or None]  # oldest first, as the evolver takes
+        # the oldest waiting seeds: the ones the evolver takes (state.seeds.pending)
+        waiting = seeds.recent_with_instructions(c.store, cfg.evolution.max_per_round or 500, status="selected",
+                                                 oldest_first=True)
         st.write(f"{len(waiting)} seeds wait for evolution (evolution.max_per_round {cfg.evolution.max_per_round}). "
                  "Operation weights are on the Steering page; a change there applies to this evolution.")
         labels = {s["seed_id"]: f"seed {s['seed_id']} · {', '.join(json.loads(s['criteria']))} · "
@@ -117,5 +122,6 @@ if state == "review":
             control.answer_review(home, c.store, node, action, drop, who())
             control.start_run(home, c.store, c.cli_args, resume=True, review=True, who=who())
             st.rerun()
-st.caption(f"Runs started here run `iloop {' '.join(c.cli_args)} run` with their log under {home}/console/. "
+st.caption(f"Runs started here run `iloop --home {home} ... run` with this console's settings, their log under "
+           f"{home}/console/. "
            f"Updated {time.strftime('%H:%M:%S')}.")

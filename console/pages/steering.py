@@ -58,7 +58,7 @@ except ValueError as exc:
 if error:
     st.error(error)
 
-if st.button("preview"):
+if st.button("preview", disabled=bool(error)):
     from tools.selection_preview import preview_selection
     with st.spinner("dry run of the seed selector on the scored pool"):
         p = preview_selection(c.store, AssetStore(c.cfg.assets_path), steered_cfg, weights, settings,
@@ -86,7 +86,8 @@ if cols[0].button("save", disabled=bool(error)):
         st.error(str(exc))
 if cols[1].button("reset to default", disabled=key not in stored):
     steering.reset_user_priority(c.store, kind, key, who())
-    st.success(f"reset {kind}:{key}")
+    st.session_state.pop(f"value:{key}" if kind == "setting" else f"weight:{kind}:{key}", None)
+    st.rerun()
 
 st.subheader("Current steering")
 rows = steering.all_priorities(c.store)

@@ -16,7 +16,8 @@ if not tags.tagged_count(c.store):
     st.info("No tags yet: the tagger tags the pool in the first round (`iloop run`, or `iloop tag`).")
     st.stop()
 view = taxonomy_view(c.store, top=12, graph_lang=c.cfg.taxonomy.graph_lang)
-st.write(f"canonical tags: {view['canonical']} · aliases: {view['aliases_total']} · noise: {view['noise']} · "
+canon = ", ".join(f"{n} {lang}" for lang, n in view["canonical"].items())
+st.write(f"canonical tags: {canon} · aliases: {view['aliases_total']} · noise: {view['noise']} · "
          f"graph: {view['graph']['nodes']} nodes, {view['graph']['edges']} edges")
 st.subheader("Domains")
 st.dataframe(pd.DataFrame([{"domain": d["name"], "conversations": d["conversations"], "tags": d["n_tags"],
@@ -40,9 +41,17 @@ if degrees:
     import altair as alt
     values, counts = np.unique(np.array([d for d in degrees if d > 0]), return_counts=True)
     frame = pd.DataFrame({"degree": values, "nodes": counts})
-    st.altair_chart(alt.Chart(frame).mark_circle().encode(
-        x=alt.X("degree", scale=alt.Scale(type="log")), y=alt.Y("nodes", scale=alt.Scale(type="log"))),
-        width="stretch")
+    x, y = alt.X("degree", scale=alt.Scale(type="log")), alt.Y("nodes", scale=alt.Scale(type="log"))
+    chart = alt.Chart(frame).mark_circle(size=40).encode(x=x, y=y, tooltip=["degree", "nodes"])
+    if fit:  # the fitted law over the tail, p(k) ~ k^-gamma from x_min, scaled to the tail's node count
+        k = values[values >= fit["x_min"]].astype(float)
+        if len(k):
+            density = k ** -fit["gamma"]
+            line = pd.DataFrame({"degree": k, "nodes": density / density.sum() * fit["n_tail"]})
+            chart = chart + alt.Chart(line).mark_line(color="#d62728").encode(x=x, y=y)
+    st.altair_chart(chart, width="stretch")
+    st.caption("points: nodes per degree; line: the power-law fit over its tail (x >= x_min)" if fit else
+               "points: nodes per degree")
 elif not fit:
     st.info("Too few tags for a degree fit yet.")
 st.subheader("Skill ledger")
