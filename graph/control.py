@@ -36,18 +36,12 @@ def control_dir(home: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
-    try:  # our own child that exited is a zombie until reaped: reap it, then it is gone
+    try:  # our own child that exited is a zombie until reaped (kill(pid, 0) still finds it): reap it first
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return rounds.process_alive(pid)
 
 
 def read_status(home: Path) -> dict[str, Any]:

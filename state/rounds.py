@@ -24,7 +24,8 @@ def _owner() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while a process of this pid exists on this host (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -43,7 +44,7 @@ def _still_owned(summary: str) -> bool:
     pid = owner.get("pid") if isinstance(owner, dict) else None
     if not isinstance(pid, int) or owner.get("host") != socket.gethostname() or pid == os.getpid():
         return False
-    return _alive(pid)
+    return process_alive(pid)
 
 
 def interrupt_stale(store: Store, by_round: int) -> list[int]:
