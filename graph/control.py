@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -200,8 +201,29 @@ def apply_review(graph, run_config: dict, store: Store, answer: dict[str, Any] |
     return what
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_BAR = re.compile(r"^\s*([^:|]{1,60}):\s+\d+%\|")  # a tqdm bar: "desc:  12%|█  | 1/8 [...]"
+
+
+def screen_lines(text: str) -> list[str]:
+    """The lines a terminal would leave of ``text``: a carriage return overwrites its line, cursor moves (nested
+    tqdm bars) go, blank lines go, and successive states of one progress bar keep only the last."""
+    out: list[str] = []
+    for raw in text.split("\n"):
+        line = _ANSI.sub("", raw).rstrip("\r").split("\r")[-1].rstrip()
+        if not line.strip():
+            continue
+        bar, prev = _BAR.match(line), _BAR.match(out[-1]) if out else None
+        if bar and prev and bar.group(1) == prev.group(1):
+            out[-1] = line
+        else:
+            out.append(line)
+    return out
+
+
 def tail(path: str | Path | None, lines: int = 40) -> str:
-    """The last ``lines`` lines of a log (reads at most the last 64 KiB)."""
+    """The last ``lines`` lines of a log as a terminal would show them (screen_lines; reads at most the last
+    64 KiB)."""
     if not path:
         return ""
     try:
@@ -211,4 +233,4 @@ def tail(path: str | Path | None, lines: int = 40) -> str:
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(screen_lines(text)[-lines:])

@@ -25,6 +25,9 @@ class CanonicalTag:
     frequency: int
 
 
+# the label of a conversation none of whose tags the taxonomist has placed yet (tag_new's, until the next round)
+NO_DOMAIN = "(no domain yet)"
+
 def canonical_tags(store: Store, lang: str | None = None, unmapped: bool = False) -> list[CanonicalTag]:
     """Canonical tags, most frequent first (``unmapped``: only those without a domain yet)."""
     t = Tag.__table__

@@ -8,10 +8,13 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from settings import IloopConfig
 from settings.steerable import with_settings
 from state.dataset import generations
 from state.db import Store
+from state.domains import NO_DOMAIN
 from state.losses import counts_by_model
 from tools.finetune import latest_adapter
 from tools.loss_scorer import scorer_from_config
@@ -19,11 +22,15 @@ from tools.seed_frame import build_frame, load_steering
 from tools.seeds import combine, resolve_cuts, select_criteria
 
 
+def _domain_name(f, k: int) -> str:
+    return f.domain_names[f.domain[k]] if f.domain[k] >= 0 else NO_DOMAIN
+
+
 def _picks(f, cfg: IloopConfig, steering, seed: int) -> dict[str, Any]:
     cuts = resolve_cuts(f, cfg.selection, cfg.taxonomy.paper_pool_size)
     chosen, _, _ = select_criteria(f, cfg.selection, cuts, steering, seed)
     picks = combine(chosen)
-    by_domain = Counter(f.domain_names[f.domain[k]] if f.domain[k] >= 0 else "(none)" for k in picks)
+    by_domain = Counter(_domain_name(f, k) for k in picks)
     return {"seeds": len(picks), "by_criterion": {c: len(v) for c, v in chosen.items()},
             "by_domain": dict(sorted(by_domain.items()))}
 
@@ -45,5 +52,8 @@ def preview_selection(store: Store, assets, cfg: IloopConfig, weights: dict[str,
     proposed = replace(now, **{kind: {**getattr(now, kind), **keys} for kind, keys in weights.items()
                                if hasattr(now, kind)})
     seed = cfg.seed + seed_round
-    return {"candidates": len(f.ids), "current": _picks(f, cfg, now, seed),
+    # what a domain weight can act on: a domain with no open candidate changes nothing, and the page says so
+    open_rows = np.flatnonzero(~f.exclude) if f.exclude is not None else np.arange(len(f.ids))
+    return {"candidates": len(open_rows), "candidates_by_domain": dict(Counter(_domain_name(f, k) for k in open_rows)),
+            "current": _picks(f, cfg, now, seed),
             "proposed": _picks(f, with_settings(cfg, settings), proposed, seed)}

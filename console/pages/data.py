@@ -8,7 +8,7 @@ import streamlit as st
 
 from console.common import console, pager, show_messages
 from state import browse
-from state.domains import all_domains, primary_domains
+from state.domains import NO_DOMAIN, all_domains, primary_domains
 
 c = console()
 st.header("Data")
@@ -58,7 +58,7 @@ with tab_map:
         points = pd.DataFrame(browse.map_points(c.store, map_id, limit))
         if colour == "domain":
             dom = primary_domains(c.store, points["id"].tolist())
-            points["domain"] = points["id"].map(lambda i: dom.get(i, "(none)"))
+            points["domain"] = points["id"].map(lambda i: dom.get(i, NO_DOMAIN))
         points["round"] = points["round_created"].astype(str)
         # generated items are few beside the pool: drawn larger so they can be found
         chart = alt.Chart(points).mark_circle(opacity=0.6).encode(

@@ -66,13 +66,20 @@ if st.button("preview", disabled=bool(error)):
     if "error" in p:
         st.info(p["error"])
     else:
-        st.write(f"New seeds the selector would pick now from {p['candidates']} candidates: "
+        st.write(f"New seeds the selector would pick now from {p['candidates']} open candidates (tagged, not yet "
+                 f"seeds): "
                  f"{p['current']['seeds']} today → {p['proposed']['seeds']} with the change.")
         for part in ("by_criterion", "by_domain"):
-            names = sorted(set(p["current"][part]) | set(p["proposed"][part]))
-            st.dataframe(pd.DataFrame({part[3:]: names, "now": [p["current"][part].get(n, 0) for n in names],
-                                       "with the change": [p["proposed"][part].get(n, 0) for n in names]}),
-                         hide_index=True)
+            names = sorted(set(p["current"][part]) | set(p["proposed"][part]) |
+                           ({key} if part == "by_domain" and kind == "domain" else set()))
+            table = {part[3:]: names, "now": [p["current"][part].get(n, 0) for n in names],
+                     "with the change": [p["proposed"][part].get(n, 0) for n in names]}
+            if part == "by_domain":
+                table["open candidates"] = [p["candidates_by_domain"].get(n, 0) for n in names]
+            st.dataframe(pd.DataFrame(table), hide_index=True)
+        if kind == "domain" and not p["candidates_by_domain"].get(key):
+            st.info(f"No open candidate is in {key} yet: the weight acts once the tagger and the taxonomist put "
+                    "conversations there.")
     before, after = (plan_for_store(c.store, cfg, 1)["per_round"] for cfg in (steered_cfg, proposed_cfg))
     st.write(f"Token estimate per round (iloop plan): {before['tokens']} → {after['tokens']}; "
              f"time ≈ {before['seconds'] / 60:.0f} → {after['seconds'] / 60:.0f} min.")

@@ -134,6 +134,10 @@ def test_steering_saves_a_domain_weight_and_a_setting_with_a_preview_and_the_nex
     assert not at.exception, at.exception
     shown = text_of(at)
     assert "with the change" in shown and "Token estimate per round" in shown
+    # the steered domain has its row even when nothing of it is picked, with what it could act on; weight 0 excludes
+    domains = [d.value for d in at.dataframe if "domain" in d.value.columns][0].set_index("domain")
+    assert domains.loc["creative writing", "with the change"] == 0
+    assert domains["open candidates"].sum() > 0 and (domains["open candidates"] >= domains["now"]).all()
     [b for b in at.button if b.label == "save"][0].click().run()
     assert any("saved domain:creative writing = 0" in s.value for s in at.success)
     [s for s in at.selectbox if s.label == "kind"][0].select("setting").run()
