@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	# pip's wheel cache keys a built wheel on the sdist, not on CMAKE_ARGS: a wheel built earlier on this machine
 	# with AMX on would be reused as is, so llama-cpp-python is always built here, from its sdist.
 	$(BIN)/pip install --quiet --no-cache-dir --no-deps -c $(CONSTRAINTS) llama-cpp-python
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[embedded,finetune,dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[embedded,finetune,dev,ray]"
 	@$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $@
 

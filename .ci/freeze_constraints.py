@@ -11,7 +11,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-EXTRAS = {"embedded", "finetune", "dev"}
+EXTRAS = {"embedded", "finetune", "dev", "ray"}
 
 
 def canonical(name: str) -> str:

@@ -14,7 +14,8 @@ from tools.instructions import embed_conversations
 
 def embed_new(res: Resources, progress=None) -> int:
     """Embed the instructions not yet in the collection (also after the leakage guard admits candidates)."""
-    return embed_conversations(res.store, res.vectors, res.embedder, res.conversations, progress=progress)
+    return embed_conversations(res.store, res.vectors, res.embedder, res.conversations, progress=progress,
+                               cfg=res.config)
 
 
 def node(state: IloopState, config: RunnableConfig) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from settings.diagnosis import DiagnosisSettings, SynthesisSettings
 from settings.evolution import EvolutionSettings, LeakageSettings
+from settings.executor import ExecutorSettings
 from settings.measure import MeasureSettings
 from settings.sections import (EmbeddedServerSettings, EmbeddingSettings, IngestSettings, NormalizationThresholds,
                                RoleSettings, TaggingSettings, TaxonomySettings, default_roles, preset_for)
@@ -55,6 +56,12 @@ class IloopConfig(BaseModel):
     synthesis: SynthesisSettings = Field(default_factory=SynthesisSettings, description="Targeted synthesizer.")
     measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Per-round figures and the "
                                      "plateau rule.")
+    executor: Literal["local", "ray"] = Field("local", description="Where tagging's LLM calls, embedding and loss "
+                                              "scoring run: 'local' (this process; async LLM calls, in-process torch "
+                                              "batches) or 'ray' (Ray Data actor pools; pip install "
+                                              "'instruct-loop[ray]').")
+    executors: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Shards and the Ray "
+                                        "executor's settings.")
     max_rounds: int = Field(3, ge=1, description="Upper bound on loop rounds per `iloop run`.")
     max_tokens: int = Field(0, ge=0, description="Token budget of one thread of `iloop run`, resumes included "
                             "(prompt + completion tokens of every LLM call it makes; cache hits are free): the loop "

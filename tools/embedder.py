@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -48,7 +49,7 @@ class Embedder:
     """Batch-native: ``encode(list of texts) -> (n, d) float32 array`` of unit vectors."""
 
     def __init__(self, settings: EmbeddingSettings, assets: AssetStore) -> None:
-        self.settings = settings
+        self.settings, self.assets_root = settings, Path(assets.root)  # what a worker needs to load the same model
         self.ref = resolve_model(settings, assets)
         self.name = self.ref.name
         self.model = _load_model(self.ref, settings)

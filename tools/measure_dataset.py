@@ -162,7 +162,7 @@ def measure_with_models(store: Store, vectors: VectorStore, collection: str, ass
     from tools.scoring import score_conversations
 
     scorer = scorer_from_config(cfg, assets)
-    score = lambda ids: score_conversations(store, scorer, ids, show_progress=False)
+    score = lambda ids: score_conversations(store, scorer, ids, show_progress=False, cfg=cfg)
     if not cfg.measure.difficulty_sample:
         return measure_round(store, vectors, collection, cfg, round_, scorer.key, score)
     llm = LLM(cfg, store, round_)

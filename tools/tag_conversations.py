@@ -1,4 +1,5 @@
-"""Tagging stored conversations: the tag task over batches, results written after every batch (resumable).
+"""Tagging stored conversations: the tag task over shards of ``tagging.batch_size`` conversations on the configured
+executor (tools/executor.py), results written after every shard (resumable).
 
 A reply that cannot be parsed even after the LLM layer's repair attempt is a recorded, counted rejection.
 """
@@ -10,21 +11,27 @@ from state.conversations import load_messages
 from state.db import Store
 from state.decisions import Action, DecisionRow, Node
 from state.tags import add_alignments, link_tags, tag_ids
+from tools.bulk_steps import TagStep
 from tools.embedded_server import embedded_servers
+from tools.executor import StepCounts, run_step
 from tools.llm import LLM
 from tools.tagging import TagTask
 
 
 def tag_conversations(store: Store, llm: LLM, s: TaggingSettings, ids: list[int], round_: int,
                       progress=None) -> dict[str, int]:
-    task = TagTask(s)
+    """Tag ``ids`` with the tag task; the local executor uses ``llm`` itself, Ray workers open their own client
+    on the same endpoint and store."""
+    cfg = llm.config.model_copy(update={"tagging": s})
+    step = TagStep.for_config(cfg, round_)
+    step._llm, step._task = llm, TagTask(s)
     counts = {"tagged": 0, "rejected": 0, "tags_en": 0, "tags_zh": 0}
-    for start in range(0, len(ids), s.batch_size):
-        part = sorted(ids[start:start + s.batch_size])
-        convs = load_messages(store, part)
-        part = [i for i in part if i in convs]
+    convs = load_messages(store, sorted(ids))
+    items = [(cid, convs[cid][1]) for cid in sorted(ids) if cid in convs]
+
+    def store_shard(part: list, results: list) -> None:
         links, rejected, pairs = [], [], []
-        for cid, result in zip(part, llm.run(task, [convs[i][1] for i in part])):
+        for (cid, _), result in zip(part, results):
             if not result.ok:
                 counts["rejected"] += 1
                 rejected.append(DecisionRow(round_, Node.TAGGER, f"conversation:{cid}", Action.REJECT_REPLY,
@@ -51,6 +58,8 @@ def tag_conversations(store: Store, llm: LLM, s: TaggingSettings, ids: list[int]
         decisions.record(store, rejected)
         if progress:
             progress(len(part))
+
+    run_step(step, items, cfg, on_shard=store_shard, shard_size=s.batch_size, counts=StepCounts())
     return counts
 
 
