@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/bench_taxonomy.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_selection.py
+	$(BIN)/python bench/bench_selection_sql.py
 	$(BIN)/python bench/bench_embedder.py
 	$(BIN)/python bench/bench_llama_logits.py
 	$(BIN)/python bench/bench_semantic_map.py

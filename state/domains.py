@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from state.columns import canonical_links, primary_domain_rows, tag_columns
 from state.db import Store
 from state.models import Domain, DomainInduction, Tag, utcnow
-from state.tags import canonical_tags_of
 
 OTHER = "other"  # the catch-all category every induced set gets
 
@@ -173,17 +173,11 @@ def canonical_by_domain(store: Store) -> list[tuple[int, str, str, int, int | No
 
 
 def primary_domains(store: Store, conversation_ids: list[int] | None = None) -> dict[int, str]:
-    """conversation id -> its domain: the most frequent domain among its canonical tags (ties: name order)."""
-    t, d = Tag.__table__, Domain.__table__
-    with store.engine.connect() as conn:
-        tag_domain = dict(conn.execute(sa.select(t.c.id, d.c.name).select_from(
-            t.join(d, t.c.domain_id == d.c.id))).all())
-    out = {}
-    for cid, tags in canonical_tags_of(store, conversation_ids).items():
-        votes = Counter(tag_domain[x] for x in tags if x in tag_domain)
-        if votes:
-            out[cid] = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-    return out
+    """conversation id -> its domain: the most frequent domain among its canonical tags (ties: name order; the
+    rule is state.columns.primary_domain_rows, which the seed selector's arrays use too)."""
+    tags = tag_columns(store)
+    conv, dom = primary_domain_rows(*canonical_links(store, tags, conversation_ids), tags)
+    return {int(c): tags.domain_names[d] for c, d in zip(conv.tolist(), dom.tolist())}
 
 
 def domain_shares(store: Store) -> dict[str, int]:

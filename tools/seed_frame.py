@@ -6,20 +6,16 @@ is the number of conversations carrying it.
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from state import steering
-from state.conversations import content_hashes
+from state.columns import TagColumns, canonical_links, losses_of, primary_domain_rows, tag_columns
 from state.db import Store
-from state.domains import primary_domains
-from state.losses import cached_losses
 from state.seeds import counts_by_criterion, seed_conversation_ids
-from state.tags import canonical_tags_of, tag_info
+from state.tags import tag_info
 from state.vectors import VectorStore
 from tools.semantic_map import cells_of, ensure_map
 from tools.seeds import SeedFrame, Steering
@@ -28,13 +24,20 @@ logger = logging.getLogger(__name__)
 
 
 def skill_tags(store: Store) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]:
-    """conversation id -> sorted skill tag ids; tag id -> (name, lang)."""
-    info = tag_info(store)
-    out = {}
-    for cid, tags in canonical_tags_of(store).items():
-        en = [x for x in tags if info.get(x, ("", ""))[1] == "en"]
-        out[cid] = sorted(en or tags)
-    return out, info
+    """conversation id -> sorted skill tag ids; tag id -> (name, lang). (Python objects: for the measure step's
+    samples and id lists; the selector reads the arrays, ``skill_rows``.)"""
+    tags = tag_columns(store)
+    cid, row = skill_rows(*canonical_links(store, tags), tags)
+    out: dict[int, list[int]] = {}
+    for c, t in zip(cid.tolist(), tags.ids[row].tolist()):
+        out.setdefault(c, []).append(t)
+    return out, tag_info(store)
+
+
+def skill_tagged_ids(store: Store) -> list[int]:
+    """Conversations with at least one skill tag, sorted (the selector's candidates), read column-wise."""
+    tags = tag_columns(store)
+    return np.unique(skill_rows(*canonical_links(store, tags), tags)[0]).tolist()
 
 
 def load_steering(store: Store) -> Steering:
@@ -42,43 +45,60 @@ def load_steering(store: Store) -> Steering:
     return Steering(domain=w["domain"], tag=w["tag"], criterion=w["criterion"], operation=w["operation"])
 
 
-def _losses(store: Store, key: str | None, hashes: list[str], kind: str) -> np.ndarray | None:
+def _losses(store: Store, key: str | None, ids: np.ndarray, kind: str) -> np.ndarray | None:
+    """Each row's cached loss (NaN: none), by a join of the loss cache with the conversations."""
     if key is None:
         return None
-    found = cached_losses(store, key, hashes, kind)
-    return np.array([found[h].loss if h in found and found[h].loss is not None else np.nan for h in hashes])
+    cid, loss = losses_of(store, key, kind)
+    out = np.full(len(ids), np.nan)
+    at = np.searchsorted(ids, cid)
+    hit = at < len(ids)
+    hit[hit] = ids[at[hit]] == cid[hit]
+    out[at[hit]] = loss[hit]
+    return out
+
+
+def skill_rows(cid: np.ndarray, row: np.ndarray, tags: TagColumns) -> tuple[np.ndarray, np.ndarray]:
+    """The skill links among canonical links sorted by conversation: a conversation's English canonical tags, or
+    all its canonical tags when it has no English one."""
+    if not len(cid):
+        return cid, row
+    starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+    en = tags.is_en[row]
+    any_en = np.repeat(np.maximum.reduceat(en, starts), np.diff(np.r_[starts, len(cid)]))
+    keep = en | ~any_en
+    return cid[keep], row[keep]
 
 
 def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key: str | None = None,
                 exclude: set[int] = frozenset()) -> SeedFrame:
-    """The selector's arrays; ``exclude`` adds conversations that may not become seeds (beyond those that are)."""
-    tags_of, info = skill_tags(store)
-    ids = sorted(tags_of)
-    freq = Counter(t for tags in tags_of.values() for t in tags)
-    tag_list = sorted(freq)
-    pos = {t: k for k, t in enumerate(tag_list)}
-    lengths = np.array([len(tags_of[i]) for i in ids], dtype=np.int64)
-    ptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    idx = np.array([pos[t] for i in ids for t in tags_of[i]], dtype=np.int64)
-    dom_of = primary_domains(store, ids)
-    dom_names = sorted(set(dom_of.values()))
-    dpos = {d: k for k, d in enumerate(dom_names)}
-    hashes_by_id = content_hashes(store, ids)
-    hashes = [hashes_by_id[i] for i in ids]
-    base = _losses(store, base_key, hashes, "cond")
-    ft = _losses(store, ft_key, hashes, "cond")
-    resp = _losses(store, resp_key, hashes, "resp")
+    """The selector's arrays, built column-wise from SQL (1M conversations x 5 tags: bench/bench_selection.py
+    --sql); ``exclude`` adds conversations that may not become seeds (beyond those that are)."""
+    tags = tag_columns(store)
+    all_cid, all_row = canonical_links(store, tags)
+    cid, row = skill_rows(all_cid, all_row, tags)
+    ids, per_row = np.unique(cid, return_counts=True)
+    tag_rows, idx, freq = np.unique(row, return_inverse=True, return_counts=True)  # by tag id, as before
+    conv, dom = primary_domain_rows(all_cid, all_row, tags)
+    present = np.unique(dom)  # the frame names only domains some conversation has as its own
+    domain = np.full(len(ids), -1, dtype=np.int64)
+    at = np.searchsorted(ids, conv)
+    ok = at < len(ids)
+    ok[ok] = ids[at[ok]] == conv[ok]
+    domain[at[ok]] = np.searchsorted(present, dom[ok])
+    base = _losses(store, base_key, ids, "cond")
+    ft = _losses(store, ft_key, ids, "cond")
+    resp = _losses(store, resp_key, ids, "resp")
     ifd = None
     if resp is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ifd = np.where(resp > 0, base / resp, np.nan)
-    taken = seed_conversation_ids(store) | set(exclude)
-    return SeedFrame(ids=np.array(ids, dtype=np.int64), base_loss=base, tag_ptr=ptr, tag_idx=idx,
-                     tag_freq=np.array([freq[t] for t in tag_list], dtype=np.int64),
-                     tag_names=[info[t][0] for t in tag_list],
-                     domain=np.array([dpos.get(dom_of.get(i), -1) for i in ids], dtype=np.int64),
-                     domain_names=dom_names, ft_loss=ft, ifd=ifd,
-                     exclude=np.array([i in taken for i in ids], dtype=bool), held=counts_by_criterion(store))
+    taken = np.array(sorted(seed_conversation_ids(store) | set(exclude)), dtype=np.int64)
+    return SeedFrame(ids=ids.astype(np.int64), base_loss=base, tag_ptr=np.r_[0, np.cumsum(per_row)].astype(np.int64),
+                     tag_idx=idx.astype(np.int64), tag_freq=freq.astype(np.int64),
+                     tag_names=[tags.names[r] for r in tag_rows],
+                     domain=domain, domain_names=[tags.domain_names[d] for d in present], ft_loss=ft, ifd=ifd,
+                     exclude=np.isin(ids, taken), held=counts_by_criterion(store))
 
 
 def grid_cells(store: Store, vectors: VectorStore, collection: str, home: Path, model: str, frame: SeedFrame,

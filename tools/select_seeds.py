@@ -30,7 +30,7 @@ from tools.finetune import NO_DOMAIN, finetune, latest_adapter, needs_refresh
 from tools.instructions import conversation_collection
 from tools.loss_scorer import LossScorer, scorer_from_config
 from tools.scoring import score_conversations
-from tools.seed_frame import build_frame, grid_cells, load_steering, skill_tags
+from tools.seed_frame import build_frame, grid_cells, load_steering, skill_tagged_ids
 from tools.seeds import combine, depth, resolve_cuts, select_criteria, select_ila
 
 
@@ -41,7 +41,7 @@ def _kinds(cfg) -> tuple[str, ...]:
 def score_pool(store: Store, cfg: IloopConfig, scorer: LossScorer, limit: int, round_: int,
                all_conversations: bool = False) -> dict:
     """Score up to ``limit`` (0 = all) tagged conversations the cache has no loss for; returns figures."""
-    ids = all_ids(store) if all_conversations else sorted(skill_tags(store)[0])
+    ids = all_ids(store) if all_conversations else skill_tagged_ids(store)
     hashes = content_hashes(store, ids)
     done = set(ids)
     for kind in _kinds(cfg):  # scored = has every kind this configuration needs
@@ -51,7 +51,7 @@ def score_pool(store: Store, cfg: IloopConfig, scorer: LossScorer, limit: int, r
     if limit and len(todo) > limit:
         todo = sorted(random.Random(cfg.seed + round_).sample(todo, limit))
     if todo:
-        score_conversations(store, scorer, todo, kinds=_kinds(cfg))
+        score_conversations(store, scorer, todo, kinds=_kinds(cfg), cfg=cfg)
     return {"scored_new": len(todo), "scored_total": len(done) + len(todo), "candidates": len(ids),
             "tokens_per_s": round(scorer.tokens_per_s, 1), "padding_share": round(scorer.padding_share, 4)}
 
@@ -173,10 +173,10 @@ def select_round(store: Store, vectors: VectorStore, assets: AssetStore, cfg: Il
     if figures["scored_total"] and cfg.selection.hard_measure == "reduction":
         adapter = ensure_mft(store, cfg, base, round_)
         tuned = scorer_from_config(cfg, assets, adapter=adapter.path)
-        scored = sorted(skill_tags(store)[0])
+        scored = skill_tagged_ids(store)
         hashes = content_hashes(store, scored)
         have = cached_losses(store, base.key, hashes.values(), "cond")
-        score_conversations(store, tuned, [i for i in scored if hashes[i] in have])
+        score_conversations(store, tuned, [i for i in scored if hashes[i] in have], cfg=cfg)
         ft_key = tuned.key
         figures["ft_tokens_per_s"] = round(tuned.tokens_per_s, 1)
     resp_key = base.key if "resp" in _kinds(cfg) else None
