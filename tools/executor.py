@@ -125,6 +125,11 @@ def run_step(step: BatchStep, items: Sequence, cfg: IloopConfig | None,
                 on_shard(payload[s], results)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)  # the step is done: its markers have served
+        for empty in (folder.parent, folder.parent.parent):  # <home>/shards/<step>, <home>/shards, when empty
+            try:
+                empty.rmdir()
+            except OSError:
+                break
     return [done[key] for key in keys]
 
 
