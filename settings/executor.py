@@ -26,5 +26,5 @@ class ExecutorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shard_size: int = Field(256, ge=1, description="Items per shard: the unit of work handed to a worker and the "
                             "unit a restarted step does not redo (a finished shard's results stay on disk under "
-                            "<home>/shards until its step has stored them).")
+                            "<home>/shards until its step has stored them). Tagging uses tagging.batch_size.")
     ray: RaySettings = Field(default_factory=RaySettings, description="Ray executor settings.")

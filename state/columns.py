@@ -1,5 +1,7 @@
 """Columnar reads for the seed selector and the domain shares: tag links, tags and cached losses as numpy arrays,
-streamed from SQL in partitions, never as one Python object per link (a pool of 1M conversations has ~5M links).
+fetched from the driver's cursor a partition at a time, never as one Python object per link (a pool of 1M
+conversations has ~5M links). SQLite hands rows over as they are fetched; psycopg's plain cursor holds the result
+client-side, so on Postgres only the Python conversion is partitioned.
 """
 from __future__ import annotations
 
@@ -85,7 +87,11 @@ def canonical_links(store: Store, tags: TagColumns, conversation_ids: list[int] 
     if conversation_ids is not None:
         q = q.where(ct.c.conversation_id.in_(conversation_ids))
     cid, tid = _number_columns(store, q, 2)
-    cid, row = cid.astype(np.int64), tags.canonical[tags.pos[tid.astype(np.int64)]]
+    cid, tid = cid.astype(np.int64), tid.astype(np.int64)
+    # a tag inserted by a running tagger after ``tags`` was read is not in it: its links wait for the next read
+    known = tid < len(tags.pos)
+    known[known] = tags.pos[tid[known]] >= 0
+    cid, row = cid[known], tags.canonical[tags.pos[tid[known]]]
     keep = ~tags.noise[row]
     cid, row = cid[keep], row[keep]
     pair, _ = sorted_unique(cid * (len(tags.ids) + 1) + row)  # by conversation, then tag; repeats dropped

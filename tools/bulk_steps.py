@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class EmbedStep:
     settings: EmbeddingSettings
     assets_root: str
     name: str = "embed"
+    uses_gpu: ClassVar[bool] = True  # Ray reserves executors.ray.gpus_per_actor for its actors
     _embedder: Any = field(default=None, repr=False, compare=False)
 
     def fingerprint(self) -> str:
@@ -61,12 +63,14 @@ class LossStep:
     adapter: str | None = None
     kind: str = "cond"
     name: str = "loss"
+    uses_gpu: ClassVar[bool] = True
     _scorer: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_scorer(cls, scorer, kind: str = "cond") -> "LossStep":
-        return cls(str(scorer.folder), scorer.settings, scorer.name, scorer.device,
-                   str(scorer.adapter) if scorer.adapter else None, kind, _scorer=scorer)
+        # absolute: a worker on another machine or in another directory resolves nothing relative to ours
+        return cls(str(Path(scorer.folder).resolve()), scorer.settings, scorer.name, scorer.device,
+                   str(Path(scorer.adapter).resolve()) if scorer.adapter else None, kind, _scorer=scorer)
 
     def fingerprint(self) -> str:
         return f"{self.kind}:{self.key}"
@@ -108,6 +112,8 @@ class TagStep:
 
     @classmethod
     def for_config(cls, cfg: IloopConfig, round_: int) -> "TagStep":
+        # absolute home and assets: the worker opens the same store (<home>/iloop.sqlite unless database_url)
+        cfg = cfg.model_copy(update={"home": Path(cfg.home).resolve(), "assets_dir": cfg.assets_path.resolve()})
         return cls(cfg.model_dump_json(), round_)
 
     @property

@@ -5,7 +5,7 @@ itself up once per worker (loads its model, opens its LLM client) and maps a lis
 ``run_step`` cuts the items into shards and hands them to the executor. Each finished shard's results are written
 to ``<home>/shards/<step>/<fingerprint>/<shard>.pkl`` (atomically: the file is the completion marker) and given
 to the caller's ``on_shard`` (which stores them); a step restarted after a crash reads the finished shards back,
-item by item, and sends only the rest to the workers. The markers of a step that finished are removed.
+item by item, and sends only the rest to the workers. The markers a finished call read or wrote are removed.
 
 The Ray executor is Ray Data's ``map_batches`` over shards with a fixed pool of actors (each keeps its model
 loaded), ``ray`` an optional extra imported only here. The LangGraph loop stays on the driver.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -60,8 +59,9 @@ def shard_dir(home: Path, step: BatchStep) -> Path:
     return Path(home) / "shards" / step.name / _digest(step.fingerprint())
 
 
-def _finished(folder: Path) -> dict[str, Any]:
-    """item key -> result of every finished shard in ``folder`` (a shard that cannot be read is redone)."""
+def _finished(folder: Path, wanted: set[str], used: list[Path]) -> dict[str, Any]:
+    """item key -> result of every finished shard in ``folder`` (a shard that cannot be read is redone); the files
+    holding any of the ``wanted`` keys are added to ``used``."""
     out: dict[str, Any] = {}
     for path in sorted(folder.glob("*.pkl")) if folder.is_dir() else []:
         try:
@@ -71,15 +71,18 @@ def _finished(folder: Path) -> dict[str, Any]:
             path.unlink(missing_ok=True)
             continue
         out.update(zip(keys, results))
+        if wanted.intersection(keys):
+            used.append(path)
     return out
 
 
-def _write_shard(folder: Path, keys: list[str], results: list) -> None:
+def _write_shard(folder: Path, keys: list[str], results: list) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = _digest(*keys)
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     tmp.write_bytes(pickle.dumps((keys, results), protocol=pickle.HIGHEST_PROTOCOL))
     os.replace(tmp, folder / f"{name}.pkl")
+    return folder / f"{name}.pkl"
 
 
 def _local(step: BatchStep, shards: list[list]) -> Iterator[tuple[int, list]]:
@@ -101,7 +104,8 @@ def run_step(step: BatchStep, items: Sequence, cfg: IloopConfig | None,
         return []
     folder = shard_dir(cfg.home, step) if cfg else None
     keys = [step.item_key(it) for it in items]
-    done = _finished(folder) if folder else {}
+    used: list[Path] = []  # the markers this call read or wrote: the only ones it removes when it is done
+    done = _finished(folder, set(keys), used) if folder else {}
     reused = [k for k, key in enumerate(keys) if key in done]
     if reused:
         counts.reused_items = len(reused)
@@ -118,14 +122,17 @@ def run_step(step: BatchStep, items: Sequence, cfg: IloopConfig | None,
                 raise ExecutorError(f"step {step.name}: {len(results)} results for a shard of {len(shards[s])}")
             shard_keys = [keys[k] for k in shards[s]]
             if folder:
-                _write_shard(folder, shard_keys, results)
+                used.append(_write_shard(folder, shard_keys, results))
             done.update(zip(shard_keys, results))
             counts.shards += 1
             if on_shard:
                 on_shard(payload[s], results)
     if folder:
-        shutil.rmtree(folder, ignore_errors=True)  # the step is done: its markers have served
-        for empty in (folder.parent, folder.parent.parent):  # <home>/shards/<step>, <home>/shards, when empty
+        # the step is done: its markers have served. Markers of another call (an interrupted run over other items,
+        # a second process with the same fingerprint) stay.
+        for path in used:
+            path.unlink(missing_ok=True)
+        for empty in (folder, folder.parent, folder.parent.parent):  # and <home>/shards/<step>..., when empty
             try:
                 empty.rmdir()
             except OSError:

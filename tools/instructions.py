@@ -3,6 +3,7 @@ twice: what the semantic map, the leakage checks and ILA compare. The encoding i
 executor (tools/executor.py); Chroma is written on the driver, after every shard."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -25,24 +26,32 @@ def conversation_collection(embedding_model: str) -> str:
 
 
 def embed_conversations(store: Store, vectors: VectorStore, embedder: Embedder, collection: str, page: int = 5000,
-                        progress: Callable[[int], None] | None = None, cfg: IloopConfig | None = None) -> int:
+                        progress: Callable[[int], None] | None = None, cfg: IloopConfig | None = None,
+                        per_call: int = 100_000) -> int:
     """Embed the instructions not yet in ``collection``; returns how many were embedded. ``cfg`` chooses the
-    executor (without it: this process)."""
-    step = EmbedStep(embedder.settings, str(embedder.assets_root), _embedder=embedder)
+    executor (without it: this process). Pending instructions go to the executor ``per_call`` at a time, not a
+    page at a time: each call starts Ray's actor pool and loads the embedder again."""
+    step = EmbedStep(embedder.settings, str(Path(embedder.assets_root).resolve()), _embedder=embedder)
+    todo: dict[str, tuple[dict, str]] = {}  # content hash -> (Chroma metadata, instruction); a hash may repeat
     done = 0
+
+    def store_shard(items: list[tuple[str, str]], vecs: list) -> None:
+        vectors.upsert(collection, [h for h, _ in items], np.stack(vecs), [todo[h][0] for h, _ in items])
+        if progress:
+            progress(len(items))
+
+    def flush() -> int:
+        run_step(step, [(h, text) for h, (_, text) in todo.items()], cfg, on_shard=store_shard)
+        n = len(todo)
+        todo.clear()
+        return n
+
     for rows in conversations.pages(store, page):
         have = vectors.existing_ids(collection, [r.content_hash for r in rows])
-        todo = {r.content_hash: r for r in rows if r.content_hash not in have}  # a page may repeat a hash
-        if not todo:
-            continue
-
-        def store_shard(items: list[tuple[str, str]], vecs: list) -> None:
-            meta = [{"conversation_id": todo[h].id, "lang": todo[h].lang, "origin": todo[h].origin,
-                     "source": todo[h].source} for h, _ in items]
-            vectors.upsert(collection, [h for h, _ in items], np.stack(vecs), meta)
-            if progress:
-                progress(len(items))
-
-        run_step(step, [(h, instruction_text(r.messages)) for h, r in todo.items()], cfg, on_shard=store_shard)
-        done += len(todo)
-    return done
+        for r in rows:
+            if r.content_hash not in have and r.content_hash not in todo:
+                todo[r.content_hash] = ({"conversation_id": r.id, "lang": r.lang, "origin": r.origin,
+                                         "source": r.source}, instruction_text(r.messages))
+        if len(todo) >= per_call:
+            done += flush()
+    return done + (flush() if todo else 0)

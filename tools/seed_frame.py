@@ -72,8 +72,8 @@ def skill_rows(cid: np.ndarray, row: np.ndarray, tags: TagColumns) -> tuple[np.n
 
 def build_frame(store: Store, base_key: str, ft_key: str | None = None, resp_key: str | None = None,
                 exclude: set[int] = frozenset()) -> SeedFrame:
-    """The selector's arrays, built column-wise from SQL (1M conversations x 5 tags: bench/bench_selection.py
-    --sql); ``exclude`` adds conversations that may not become seeds (beyond those that are)."""
+    """The selector's arrays, built column-wise from SQL (1M conversations x 5 tags: bench/bench_selection_sql.py);
+    ``exclude`` adds conversations that may not become seeds (beyond those that are)."""
     tags = tag_columns(store)
     all_cid, all_row = canonical_links(store, tags)
     cid, row = skill_rows(all_cid, all_row, tags)

@@ -46,6 +46,11 @@ def test_links_resolve_aliases_drop_noise_and_domains_break_ties_by_name(store):
     assert skill_tags(store)[0] == {c[0]: sorted([en["calculus"], en["algebra"]]), c[1]: sorted(
         [en["poetry"], en["calculus"]]), c[2]: [zh["诗歌"]], c[4]: [en["greeting"]]}
     assert skill_tagged_ids(store) == [c[0], c[1], c[2], c[4]]
+    # a tag and its link written after the tags were read (a running tagger): the link waits for the next read
+    late = tag_ids(store, ["late tag"], "en")["late tag"]
+    link_tags(store, [(c[0], late)])
+    cid2, row2 = columns.canonical_links(store, tags)
+    assert np.array_equal(cid2, cid) and np.array_equal(row2, row)
     lid, loss = columns.losses_of(store, "k", "cond")
     assert dict(zip(lid.tolist(), loss.tolist()))[c[0]] == 1.5 and np.isnan(dict(zip(lid.tolist(), loss))[c[1]])
 

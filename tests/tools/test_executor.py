@@ -99,3 +99,12 @@ def test_the_ray_executor_without_ray_says_how_to_get_it(cfg, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ExecutorError, match=r"instruct-loop\[ray\]"):
         run_step(Squares(), [1], cfg.model_copy(update={"executor": "ray"}))
+
+
+def test_a_finished_call_removes_only_its_own_markers(cfg):
+    with pytest.raises(RuntimeError):
+        run_step(Squares(fail_on=5), [0, 1, 2, 3, 4, 5], cfg)  # leaves the marker of [0, 1, 2]
+    run_step(Squares(), [10, 11], cfg)  # another call, same fingerprint, other items
+    again = Squares()
+    assert run_step(again, [0, 1, 2, 3, 4, 5], cfg) == [0, 1, 4, 9, 16, 25] and again.seen == [3, 4, 5]
+    assert not (cfg.home / "shards").exists()
