@@ -126,9 +126,13 @@ class TagStep:
     def fingerprint(self) -> str:
         cfg = IloopConfig.model_validate_json(self.config_json)
         role = cfg.role("tagger")
-        # what changes a reply: the model and its sampling, the tagging settings (prompt cuts); never the API key
+        from tools.prompts import environment
+        from tools.tagging import TagTask
+        prompt = environment().loader.get_source(environment(), TagTask.template)[0]
+        # what changes a reply: the model and its sampling, the tagging settings (prompt cuts) and the prompt file
+        # itself (an edited prompt never reuses a marker); never the API key
         return _json_key([role.base_url, role.model, role.temperature, role.max_tokens, cfg.seed,
-                          cfg.tagging.model_dump(mode="json")])
+                          cfg.tagging.model_dump(mode="json"), prompt])
 
     def item_key(self, item: tuple[int, list[dict]]) -> str:
         return _json_key(item[1])  # the reply depends on the text only
