@@ -35,12 +35,18 @@ class ReplyCut(Exception):
     """The server stopped the reply at the token limit (langchain-openai raises instead of returning it)."""
 
 
-def _is_length_cut(exc: BaseException | None) -> bool:
+def _length_cut(exc: BaseException | None) -> BaseException | None:
+    """openai's LengthFinishReasonError in the chain, if any (it carries the cut completion and its usage)."""
     while exc is not None:
         if type(exc).__name__ == "LengthFinishReasonError":
-            return True
+            return exc
         exc = exc.__cause__
-    return False
+    return None
+
+
+def _cut_usage(cut: BaseException) -> tuple[int, int]:
+    usage = getattr(getattr(cut, "completion", None), "usage", None)
+    return (int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0))
 
 
 def _failing(parse, message: str):
@@ -146,8 +152,11 @@ class LLM:
             try:
                 reply = await chat.ainvoke(messages)
             except Exception as exc:  # classified below; non-retryable errors propagate at once
-                if _is_length_cut(exc):
-                    self._account(role, calls=1)
+                cut = _length_cut(exc)
+                if cut is not None:
+                    # a cut reply is no data, but the server spent its tokens: the budget and the benches count them
+                    spent = _cut_usage(cut)
+                    self._account(role, calls=1, prompt_tokens=spent[0], completion_tokens=spent[1])
                     raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
                 if not _retryable(exc):
                     raise
@@ -156,7 +165,9 @@ class LLM:
                 continue
             if (getattr(reply, "response_metadata", None) or {}).get("finish_reason") == "length":
                 # plain-text replies come back cut instead of raising; a cut answer is never usable data
-                self._account(role, calls=1)
+                meta = getattr(reply, "usage_metadata", None) or {}
+                self._account(role, calls=1, prompt_tokens=int(meta.get("input_tokens", 0)),
+                              completion_tokens=int(meta.get("output_tokens", 0)))
                 raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
             text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             meta = getattr(reply, "usage_metadata", None) or {}

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from settings import load_config
 from state.db import Store
+from state.llm_calls import tokens_by_role
 from tests.fakes import ScriptedOpenAI
 from tools.llm import LLM, LLMEndpointError
 from tools.llm_parse import ParseError, parse_json_object, strip_fences
@@ -123,6 +124,18 @@ def test_reply_cut_at_the_token_limit_gets_one_briefer_retry(tmp_path):
         assert res.ok and res.value == ["short"] and res.repaired
         assert srv.requests[0]["body"]["max_tokens"] == 20
         assert "token limit" in srv.requests[1]["body"]["messages"][-1]["content"]
+    # the cut reply's tokens were spent: the budget counts both calls (the fake server reports 11 + 7 a call)
+    u = tokens_by_role(llm.store)["tagger"]
+    assert (u["calls"], u["prompt_tokens"], u["completion_tokens"]) == (2, 22, 14)
+
+
+def test_plain_text_reply_cut_is_counted_too(tmp_path):
+    with ScriptedOpenAI([("an answer that goes on and", "length")]) as srv:
+        llm = make_llm(tmp_path, srv.base_url)
+        (res,) = llm.chat_many("tagger", [[{"role": "user", "content": "answer"}]], max_tokens=5)
+        assert not res.ok and "token limit" in res.error and len(srv.requests) == 1
+    u = tokens_by_role(llm.store)["tagger"]
+    assert (u["calls"], u["prompt_tokens"], u["completion_tokens"]) == (1, 11, 7)
 
 
 class EchoTags(LLMTask[str, list[str]]):
