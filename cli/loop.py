@@ -12,18 +12,23 @@ import typer
 from cli.common import config, console, fail, options, out, resources
 
 
-def serve(roles: List[str] = typer.Option([], "--role", help="Roles whose models to serve; default all.")) -> None:
+def serve(roles: List[str] = typer.Option([], "--role", help="Roles whose models to serve; default all."),
+          engine: Optional[str] = typer.Option(None, help="llama.cpp or vllm (default: the server.engine setting). "
+                                               "Commands in other terminals reuse these servers only when their "
+                                               "config names the same engine.")) -> None:
     """Run the embedded OpenAI-compatible server(s) on 127.0.0.1 until Ctrl-C."""
     from settings import ROLES
     from tools.embedded_server import embedded_servers, endpoint
 
+    if engine is not None:
+        options.overrides.append(f"server.engine={engine}")
     cfg = config()
     chosen = roles or list(ROLES)
     with embedded_servers(cfg, chosen) as models:
         if not models:
             fail("no role uses the embedded server (every base_url points elsewhere)", 2)
         for r in chosen:
-            out.print(f"{r}: {endpoint(cfg, r)[0]} model={cfg.role(r).model}")
+            out.print(f"{r}: {endpoint(cfg, r)[0]} model={cfg.role(r).model} engine={cfg.server.engine}")
         try:
             while True:
                 time.sleep(3600)

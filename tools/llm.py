@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
-from settings import EMBEDDED, IloopConfig
+from settings import IloopConfig
 from state import llm_calls
 from state.db import Store
-from tools.embedded_server import endpoint
+from tools.embedded_server import endpoint, serial
 from tools.llm_parse import ParseError
 from tools.llm_task import LLMTask
 
@@ -218,8 +218,7 @@ class LLM:
                          json_mode: bool = False, max_tokens: int | None = None, task: str = ""
                          ) -> list[LLMResult[T]]:
         rs = self.config.role(role)
-        # llama.cpp's server answers one request at a time; two in flight only evict each other's prompt cache.
-        sem = asyncio.Semaphore(1 if rs.base_url == EMBEDDED else rs.concurrency)
+        sem = asyncio.Semaphore(1 if serial(self.config, role) else rs.concurrency)
         parsers = parse if isinstance(parse, list) else [parse] * len(batch)
         if len(parsers) != len(batch):
             raise ValueError(f"{len(parsers)} parsers for {len(batch)} prompts")
