@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from settings import IloopConfig
-from state.conversations import load_messages
+from state.conversations import content_hashes, load_messages
 from state.db import Store
 from state.losses import KINDS, LossResult, cached_losses, save_losses
 from tools.bulk_steps import LossStep
@@ -25,20 +25,22 @@ def score_conversations(store: Store, scorer: LossScorer, ids: list[int], kinds:
     executor and the shard size (without it: this process, no shard markers)."""
     from tqdm import tqdm
 
-    convs = load_messages(store, ids)
-    missing = sorted(set(ids) - set(convs))
+    hashes = content_hashes(store, ids)
+    missing = sorted(set(ids) - set(hashes))
     if missing:
         raise KeyError(f"conversations not in the store: {missing[:10]}{' ...' if len(missing) > 10 else ''}")
     out: dict[str, dict[int, LossResult]] = {}
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"unknown loss kind {kind!r}; expected one of {KINDS}")
-        by_hash: dict[str, list[dict]] = {h: m for h, m in convs.values()}
-        have = cached_losses(store, scorer.key, by_hash, kind)
-        todo = [h for h in by_hash if h not in have]
-        if todo:
+        # the cache is asked by content hash first: a round whose losses are all cached (the M_FT pass over every
+        # scored conversation, a resumed run) decodes no messages; at 1M conversations that was ~6 GB of objects
+        have = cached_losses(store, scorer.key, set(hashes.values()), kind)
+        first_id = {h: i for i, h in hashes.items() if h not in have}
+        if first_id:
+            by_hash = {h: m for h, m in load_messages(store, sorted(first_id.values())).values()}
             step = LossStep.from_scorer(scorer, kind)
-            hash_of = {step.item_key(by_hash[h]): h for h in todo}
+            hash_of = {step.item_key(m): h for h, m in by_hash.items()}
 
             def store_shard(part: list, results: list, bar) -> None:
                 found = {hash_of[step.item_key(m)]: r for m, r in zip(part, results)}
@@ -46,10 +48,10 @@ def score_conversations(store: Store, scorer: LossScorer, ids: list[int], kinds:
                 have.update(found)
                 bar.update(len(part))
 
-            with tqdm(total=len(todo), desc=f"loss/{kind}", unit="conv", disable=not show_progress,
+            with tqdm(total=len(by_hash), desc=f"loss/{kind}", unit="conv", disable=not show_progress,
                       mininterval=2) as bar:
-                run_step(step, [by_hash[h] for h in todo], cfg, on_shard=lambda p, r: store_shard(p, r, bar))
-        out[kind] = {i: have[h] for i, (h, _) in convs.items()}
+                run_step(step, list(by_hash.values()), cfg, on_shard=lambda p, r: store_shard(p, r, bar))
+        out[kind] = {i: have[h] for i, h in hashes.items()}
     return out
 
 
