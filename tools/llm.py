@@ -163,15 +163,13 @@ class LLM:
                 last = exc
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))
                 continue
-            if (getattr(reply, "response_metadata", None) or {}).get("finish_reason") == "length":
-                # plain-text replies come back cut instead of raising; a cut answer is never usable data
-                meta = getattr(reply, "usage_metadata", None) or {}
-                self._account(role, calls=1, prompt_tokens=int(meta.get("input_tokens", 0)),
-                              completion_tokens=int(meta.get("output_tokens", 0)))
-                raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
-            text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             meta = getattr(reply, "usage_metadata", None) or {}
             usage = (int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)))
+            if (getattr(reply, "response_metadata", None) or {}).get("finish_reason") == "length":
+                # plain-text replies come back cut instead of raising; a cut answer is never usable data
+                self._account(role, calls=1, prompt_tokens=usage[0], completion_tokens=usage[1])
+                raise ReplyCut(f"the reply was cut off at the {params['max_tokens']}-token limit; be briefer")
+            text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             llm_calls.store_call(self.store, key, role, model, messages, text, usage, time.monotonic() - t0, self.round)
             self._account(role, calls=1, prompt_tokens=usage[0], completion_tokens=usage[1])
             return text, usage, False
